@@ -1,0 +1,1 @@
+"""The production Zuul config: site settings, rendering of zuul.d/, recheck regexes."""

@@ -1,0 +1,115 @@
+"""Stop a Tempest run that is still going, then delete every Cinder object.
+
+DevStack-lite gives each run a fresh Cinder database, so every volume,
+snapshot, backup and group Cinder knows was created by this run: deleting
+all of them (admin, all projects) leaves the array as the run found it, even
+after a failure or a timeout. Stuck objects are reset to 'error' and deleted
+again. Prints a JSON report; exits 1 if anything is left after --timeout.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+import openstack
+
+
+def descendants(pid):
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            children.append(int(entry))
+    found = list(children)
+    for child in children:
+        found.extend(descendants(child))
+    return found
+
+
+def stop_tempest(pid_file):
+    """Kill the shell that ran Tempest and everything below it; return the pids."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return []
+    victims = [pid] + descendants(pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for victim in victims:
+            try:
+                os.kill(victim, sig)
+                alive.append(victim)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            break
+        time.sleep(3)
+    os.unlink(pid_file)
+    return victims
+
+
+def leftovers(bs):
+    return {
+        "backups": [b.id for b in bs.backups(all_projects=True)],
+        "snapshots": [s.id for s in bs.snapshots(all_projects=True)],
+        "group_snapshots": [g.id for g in bs.group_snapshots(all_projects=True)],
+        "groups": [g.id for g in bs.groups(all_projects=True)],
+        "volumes": [v.id for v in bs.volumes(all_projects=True)],
+    }
+
+
+def delete_pass(bs, force):
+    """One pass, children first; errors are expected while dependencies go."""
+    calls = (
+        (bs.backups, lambda o: bs.delete_backup(o, force=force)),
+        (bs.snapshots, lambda o: bs.delete_snapshot(o, force=force)),
+        (bs.group_snapshots, bs.delete_group_snapshot),
+        (bs.groups, lambda o: bs.delete_group(o, delete_volumes=True)),
+        (bs.volumes, lambda o: bs.delete_volume(o, force=force, cascade=True)),
+    )
+    for lister, delete in calls:
+        for obj in lister(all_projects=True):
+            if obj.status in ("deleting",):
+                continue
+            try:
+                if force and obj.status not in ("available", "error") and lister == bs.volumes:
+                    bs.reset_volume_status(obj, "error", "detached", None)
+                delete(obj)
+            except openstack.exceptions.SDKException:
+                pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tempest-pid-file")
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    report = {"stopped_pids": stop_tempest(args.tempest_pid_file) if args.tempest_pid_file else []}
+    bs = openstack.connect().block_storage
+    report["found"] = leftovers(bs)
+    deadline = time.monotonic() + args.timeout
+    attempt = 0
+    while True:
+        left = leftovers(bs)
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        delete_pass(bs, force=attempt >= 2)
+        attempt += 1
+        time.sleep(3)
+    report["left"] = left
+    print(json.dumps(report, sort_keys=True))
+    return 1 if any(left.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

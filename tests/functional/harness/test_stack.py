@@ -1,0 +1,117 @@
+"""The harness boots the real Zuul stack on loopback and stops it without leftovers."""
+
+import os
+import re
+import subprocess
+import tempfile
+
+import testtools
+
+from ci_tools.harness.stack import ZuulStack
+from ci_tools.harness.zuul_daemons import zuul_venv
+
+TRIVIAL_CONFIG = """
+- pipeline:
+    name: periodic
+    manager: independent
+    trigger:
+      timer:
+        - time: '0 0 * * *'
+- job:
+    name: base
+    parent: null
+- project:
+    periodic:
+      jobs:
+        - base
+"""
+
+TENANT = """
+- tenant:
+    name: harness
+    source:
+      local:
+        config-projects:
+          - harness-config
+"""
+
+
+def sessions_alive(session_ids):
+    """Processes whose session id is one of ours (each service leads its own session)."""
+    alive = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) in session_ids:
+            alive.append(int(pid))
+    return alive
+
+
+def listening_sockets(pids):
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if owners & pids:
+            found.append(line.split()[3])
+    return found
+
+
+def git(*args, cwd):
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=cwd, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+class TestZuulStack(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(os.path.join(zuul_venv(), "bin", "zuul-scheduler")):
+            self.fail("Zuul venv missing: run tools/test-setup.sh")
+        self.work = tempfile.mkdtemp(prefix="stack-", dir="/tmp")
+        os.chmod(self.work, 0o711)  # PostgreSQL runs as its own user
+        self.addCleanup(subprocess.run, ["rm", "-rf", self.work])
+        repos = os.path.join(self.work, "repos")
+        src = os.path.join(repos, "harness-config")
+        os.makedirs(os.path.join(src, "zuul.d"))
+        with open(os.path.join(src, "zuul.d", "main.yaml"), "w") as f:
+            f.write(TRIVIAL_CONFIG)
+        git("init", "-q", "-b", "master", cwd=src)
+        git("add", "-A", cwd=src)
+        git("commit", "-qm", "init", cwd=src)
+        self.tenant = os.path.join(self.work, "main.yaml")
+        with open(self.tenant, "w") as f:
+            f.write(TENANT)
+        self.connections = {"local": {"driver": "git", "baseurl": f"file://{repos}"}}
+
+    def test_boot_health_loopback_and_clean_stop(self):
+        stack = ZuulStack(os.path.join(self.work, "w"), self.tenant, self.connections)
+        self.addCleanup(stack.stop)
+        stack.start()
+        stack.wait_for_tenant("harness")
+        self.assertEqual([], stack.config_errors("harness"))
+
+        components = stack.api("components")
+        for kind in ("scheduler", "executor", "web", "launcher"):
+            states = [c["state"] for c in components.get(kind, [])]
+            self.assertEqual(["running"], states, f"{kind} components: {components}")
+
+        sessions = {s.process.pid for s in stack._started}
+        pids = set(sessions_alive(sessions))
+        sockets = listening_sockets(pids)
+        self.assertTrue(sockets, "the stack listens on nothing?")
+        for addr in sockets:
+            self.assertRegex(addr, r"^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):\d+$")
+
+        logs = os.listdir(os.path.join(stack.work_dir, "logs"))
+        for name in ("zookeeper", "postgres", "zuul-scheduler", "zuul-executor", "zuul-web"):
+            self.assertIn(f"{name}.log", logs)
+
+        stack.stop()
+        self.assertEqual([], sessions_alive(sessions))

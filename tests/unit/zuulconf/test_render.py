@@ -1,0 +1,170 @@
+"""Rendering zuul.d/ from site.yaml: the committed files match, settings land where promised."""
+
+import os
+import re
+import shutil
+
+import fixtures
+import testtools
+import yaml
+
+from ci_tools.errors import ConfigError
+from ci_tools.zuulconf import render
+from ci_tools.zuulconf.site import load_site
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def stanzas(text, kind):
+    return [s[kind] for s in yaml.safe_load(text) if kind in s]
+
+
+def by_name(text, kind):
+    return {s["name"]: s for s in stanzas(text, kind)}
+
+
+class TestCommittedConfig(testtools.TestCase):
+    def test_committed_zuul_d_equals_rendering(self):
+        problems = render.drift(REPO_ROOT)
+        self.assertEqual(
+            {}, problems, "run `ci-tools config render`:\n" + "".join(problems.values())
+        )
+
+    def test_every_template_is_rendered_with_a_header(self):
+        rendered = render.render(REPO_ROOT)
+        templates = os.listdir(os.path.join(REPO_ROOT, render.TEMPLATE_DIR))
+        self.assertEqual(
+            sorted(f"zuul.d/{t[:-3]}" for t in templates if t.endswith(".j2")), sorted(rendered)
+        )
+        for path, text in rendered.items():
+            self.assertTrue(text.startswith(f"# {path}\n"), path)
+            self.assertIn("Generated from site.yaml by `ci-tools config render`", text)
+
+
+class TestRenderSettings(testtools.TestCase):
+    """Render a copy of the repo with changed site settings."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        shutil.copytree(os.path.join(REPO_ROOT, "templates"), os.path.join(self.root, "templates"))
+        with open(os.path.join(REPO_ROOT, "site.yaml")) as f:
+            self.site = yaml.safe_load(f)
+
+    def render(self, **changes):
+        self.site.update(changes)
+        with open(os.path.join(self.root, "site.yaml"), "w") as f:
+            yaml.safe_dump(self.site, f)
+        return render.render(self.root)
+
+    def check_pipeline(self, rendered):
+        return by_name(rendered["zuul.d/pipelines.yaml"], "pipeline")["check"]
+
+    def test_voting_off_comments_only(self):
+        check = self.check_pipeline(self.render(voting=False))
+        for action in ("success", "failure", "merge-conflict", "config-error", "disabled"):
+            self.assertEqual({"gerrit": {}}, check[action], action)
+
+    def test_voting_on_votes_but_never_for_merge_conflict_or_config_error(self):
+        check = self.check_pipeline(self.render(voting=True, vote_label="Verified"))
+        self.assertEqual({"gerrit": {"Verified": 1}}, check["success"])
+        self.assertEqual({"gerrit": {"Verified": -1}}, check["failure"])
+        self.assertEqual({"gerrit": {}}, check["merge-conflict"])
+        self.assertEqual({"gerrit": {}}, check["config-error"])
+        self.assertEqual({"gerrit": {}}, check["disabled"])
+
+    def test_footer_names_wiki_and_contact(self):
+        rendered = self.render(
+            wiki_url="https://wiki.example.org/ThirdPartySystems/Acme", contact_email="ci@acme.test"
+        )
+        for name in ("check", "experimental"):
+            footer = by_name(rendered["zuul.d/pipelines.yaml"], "pipeline")[name]["footer-message"]
+            self.assertIn("https://wiki.example.org/ThirdPartySystems/Acme", footer)
+            self.assertIn("ci@acme.test", footer)
+
+    def test_ci_name_and_protocols_name_the_jobs(self):
+        rendered = self.render(ci_name="acme-ci", protocols=["iscsi"])
+        jobs = by_name(rendered["zuul.d/jobs.yaml"], "job")
+        self.assertEqual(
+            {"base", "base-test", "acme-ci-tempest-base", "acme-ci-tempest-iscsi"}, set(jobs)
+        )
+        self.assertIsNone(jobs["base"]["parent"])
+        self.assertTrue(jobs["acme-ci-tempest-base"]["abstract"])
+        self.assertEqual("acme-ci-tempest-base", jobs["acme-ci-tempest-iscsi"]["parent"])
+        check = self.check_pipeline(rendered)
+        run_regex = check["trigger"]["gerrit"][1]["comment"][1]
+        self.assertTrue(re.search(run_regex, "Patch Set 1:\n\nrun-acme-ci"))
+
+    def test_periodic_covers_master_and_stable_branches(self):
+        rendered = self.render(stable_branches=["stable/2024.2"])
+        template = by_name(rendered["zuul.d/projects.yaml"], "project-template")["refflash-ci-jobs"]
+        for job in template["periodic"]["jobs"]:
+            (variant,) = job.values()
+            regex = variant["branches"]
+            self.assertTrue(re.match(regex, "master"))
+            self.assertTrue(re.match(regex, "stable/2024.2"))
+            self.assertFalse(re.match(regex, "stable/2024x2"))
+            self.assertFalse(re.match(regex, "stable/2023.1"))
+
+    def test_secrets_attach_only_when_enabled(self):
+        job = by_name(self.render(use_secrets=False)["zuul.d/jobs.yaml"], "job")
+        self.assertNotIn("secrets", job["refflash-ci-tempest-base"])
+        job = by_name(self.render(use_secrets=True)["zuul.d/jobs.yaml"], "job")
+        self.assertEqual(
+            [{"name": "refflash_ci_array", "secret": "refflash-ci-array-credentials"}],
+            job["refflash-ci-tempest-base"]["secrets"],
+        )
+
+    def test_write_fixes_drift(self):
+        rendered = self.render()
+        self.assertEqual(sorted(rendered), sorted(render.drift(self.root)))
+        self.assertEqual(sorted(rendered), render.write(self.root))
+        self.assertEqual({}, render.drift(self.root))
+        self.assertEqual([], render.write(self.root))
+
+    def test_bad_setting_names_key_and_file(self):
+        self.site["ci_name"] = "Refflash CI"
+        with open(os.path.join(self.root, "site.yaml"), "w") as f:
+            yaml.safe_dump(self.site, f)
+        err = self.assertRaises(ConfigError, render.render, self.root)
+        self.assertIn("site.yaml", str(err))
+        self.assertIn("ci_name", str(err))
+
+
+class TestIrrelevantFiles(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.patterns = render.irrelevant_files(load_site(REPO_ROOT) | {"driver_dir": "refflash"})
+
+    def irrelevant(self, path):
+        # Zuul's file matchers use match(), anchored at the start.
+        return any(re.match(p, path) for p in self.patterns)
+
+    def test_other_vendors_drivers_are_irrelevant(self):
+        for path in (
+            "cinder/volume/drivers/lvm.py",
+            "cinder/volume/drivers/rbd.py",
+            "cinder/volume/drivers/netapp/dataontap/block_base.py",
+            "cinder/volume/drivers/reflash.py",
+            "cinder/volume/drivers/refflas.py",
+        ):
+            self.assertTrue(self.irrelevant(path), path)
+
+    def test_our_driver_and_core_cinder_are_relevant(self):
+        for path in (
+            "cinder/volume/drivers/refflash/iscsi.py",
+            "cinder/volume/drivers/refflash.py",
+            "cinder/volume/manager.py",
+            "os_brick/initiator/connectors/iscsi.py",
+            "os_brick/initiator/connectors/fibre_channel.py",
+        ):
+            self.assertFalse(self.irrelevant(path), path)
+
+    def test_docs_and_release_notes_are_irrelevant(self):
+        for path in ("doc/source/index.rst", "releasenotes/notes/x.yaml", "README.rst"):
+            self.assertTrue(self.irrelevant(path), path)
+
+    def test_patterns_avoid_syntax_re2_lacks(self):
+        # Zuul compiles with RE2: lookarounds and backreferences are config warnings.
+        for pattern in self.patterns:
+            self.assertNotRegex(pattern, r"\(\?[=!<]|\\[1-9]")
