@@ -37,6 +37,7 @@ if [ "$CHECK" = 1 ]; then
     check_path "$ROOT/zuul/.installed-$ZUUL_VERSION" "Zuul $ZUUL_VERSION venv ($ROOT/zuul)"
     check_path "$ROOT/zuul-ansible/.installed-$ZUUL_VERSION" "Zuul Ansible venvs ($ROOT/zuul-ansible)"
     id zuul >/dev/null 2>&1 || missing+=("node user zuul")
+    getent shadow zuul | cut -d: -f2 | grep -q '^!' && missing+=("unlocked node user zuul")
     if [ -x "$ROOT/tools/bin/bindep" ]; then
         if ! out=$(cd "$TOP" && "$ROOT/tools/bin/bindep" -b "$PROFILE"); then
             missing+=("system packages: $out")
@@ -96,6 +97,11 @@ fi
 if ! id zuul >/dev/null 2>&1; then
     log "creating the node user zuul (passwordless sudo) for the loopback static node"
     sudo_ useradd -m -s /bin/bash zuul
+fi
+# sshd (without PAM) refuses keys for a locked account ('!' in shadow): '*'
+# keeps password login impossible while allowing the executor's key.
+if sudo_ getent shadow zuul | cut -d: -f2 | grep -q '^!'; then
+    sudo_ usermod -p '*' zuul
 fi
 if [ ! -e /etc/sudoers.d/zuul-sandbox-node ]; then
     echo "zuul ALL=(ALL) NOPASSWD:ALL" | sudo_ tee /etc/sudoers.d/zuul-sandbox-node >/dev/null
