@@ -1,0 +1,211 @@
+"""The missed-event reconciler: what Zuul should have seen, it gets.
+
+Zuul hears Gerrit only over ``stream-events``; after a drop it reconnects 5 s
+later and whatever Gerrit emitted meanwhile is lost. This asks Gerrit's REST
+API for the patchsets and trigger comments (recheck, run-<ci>) of the last
+``window`` seconds and, for each one Zuul has no trace of, enqueues the change
+through zuul-web's REST API.
+
+"No trace" is what keeps it from doubling runs: a patchset counts as seen
+when Zuul has a buildset for it or holds it in the pipeline; a trigger
+comment when a buildset or queue item for its patchset started after the
+comment. Events younger than ``grace`` seconds are left alone, so Zuul always
+gets the first chance. Zuul itself refuses a change already in the pipeline.
+
+It is stateless and idempotent, so it can run as often as wanted (the
+sandbox runs it every few seconds; production runs it from cron or a timer)
+and survives its own restarts and the scheduler's.
+"""
+
+import datetime
+import logging
+import re
+import time
+
+import requests
+
+from ci_tools.errors import ServiceError
+
+LOG = logging.getLogger(__name__)
+
+
+def parse_gerrit_time(text):
+    """Gerrit's ``2026-11-23 12:00:00.000000000`` (UTC) as epoch seconds."""
+    stamp = text.split(".")[0]
+    dt = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    return dt.replace(tzinfo=datetime.UTC).timestamp()
+
+
+def parse_zuul_time(text):
+    """zuul-web's ``2026-11-23T12:00:00`` (UTC) as epoch seconds."""
+    if not text:
+        return None
+    dt = datetime.datetime.fromisoformat(text.split(".")[0].rstrip("Z"))
+    return dt.replace(tzinfo=datetime.UTC).timestamp()
+
+
+class Trigger:
+    """One thing that should have made Zuul run: a patchset or a comment."""
+
+    def __init__(self, project, branch, change, patchset, when, kind, text=""):
+        self.project = project
+        self.branch = branch
+        self.change = change
+        self.patchset = patchset
+        self.when = when
+        self.kind = kind  # "patchset-created" or "comment-added"
+        self.text = text
+
+    @property
+    def ref(self):
+        return f"{self.change},{self.patchset}"
+
+    def __repr__(self):
+        return f"<{self.kind} {self.project} {self.ref} at {self.when:.0f}>"
+
+
+def triggers_from_changes(changes, comment_regexes, ci_accounts=()):
+    """Turn Gerrit change records (with ALL_REVISIONS and MESSAGES) into
+    the triggers the check pipeline would have acted on."""
+    patterns = [re.compile(r) for r in comment_regexes]
+    found = []
+    for change in changes:
+        revisions = (change.get("revisions") or {}).values()
+        by_number = {r.get("_number"): r for r in revisions}
+        current = (change.get("revisions") or {}).get(change.get("current_revision"), {})
+        current_ps = current.get("_number")
+        if current_ps is None:
+            continue
+        base = (change["project"], change["branch"], change["_number"])
+        rev = by_number.get(current_ps, {})
+        if rev.get("created"):
+            found.append(Trigger(*base, current_ps, parse_gerrit_time(rev["created"]),
+                                 "patchset-created"))  # fmt: skip
+        for msg in change.get("messages") or []:
+            author = (msg.get("author") or {}).get("username")
+            if author and author in ci_accounts:
+                continue
+            # Zuul requires the current patchset: a recheck on an old one does nothing.
+            if msg.get("_revision_number") != current_ps:
+                continue
+            text = msg.get("message", "")
+            if any(p.search(text) for p in patterns):
+                found.append(Trigger(*base, current_ps, parse_gerrit_time(msg["date"]),
+                                     "comment-added", text))  # fmt: skip
+    return found
+
+
+class ZuulView:
+    """What Zuul has done: buildsets (database) and queue items (status)."""
+
+    def __init__(self, web_url, tenant, pipeline, token=None, timeout=15):
+        self.web_url = web_url.rstrip("/")
+        self.tenant = tenant
+        self.pipeline = pipeline
+        self.token = token
+        self.timeout = timeout
+
+    def _get(self, path):
+        resp = requests.get(f"{self.web_url}/api/tenant/{self.tenant}/{path}", timeout=self.timeout)
+        if resp.status_code != 200:
+            raise ServiceError(f"zuul-web {path}: HTTP {resp.status_code}")
+        return resp.json()
+
+    def starts(self, change, patchset):
+        """Epoch times at which Zuul took up this patchset in the pipeline."""
+        times = []
+        sets = self._get(
+            f"buildsets?change={change}&patchset={patchset}&pipeline={self.pipeline}&limit=50"
+        )
+        for bs in sets:
+            t = parse_zuul_time(bs.get("event_timestamp")) or parse_zuul_time(
+                bs.get("first_build_start_time")
+            )
+            times.append(t or 0.0)
+        status = self._get("status")
+        for pipeline in status.get("pipelines", []):
+            if pipeline.get("name") != self.pipeline:
+                continue
+            for queue in pipeline.get("change_queues", []):
+                for head in queue.get("heads", []):
+                    for item in head:
+                        refs = item.get("refs") or [item]
+                        for ref in refs:
+                            if str(ref.get("id")) == f"{change},{patchset}":
+                                times.append((item.get("enqueue_time") or 0) / 1000.0)
+        return times
+
+    def enqueue(self, trigger):
+        if not self.token:
+            raise ServiceError("enqueue needs a zuul-web admin token")
+        url = f"{self.web_url}/api/tenant/{self.tenant}/project/{trigger.project}/enqueue"
+        resp = requests.post(
+            url,
+            json={"pipeline": self.pipeline, "change": trigger.ref},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=self.timeout,
+        )
+        if resp.status_code != 200:
+            raise ServiceError(f"enqueue {trigger.ref}: HTTP {resp.status_code} {resp.text[:200]}")
+
+
+class Reconciler:
+    def __init__(self, gerrit, zuul, projects, comment_regexes, ci_accounts=(),
+                 window=3600, grace=20, skew=2.0):  # fmt: skip
+        """``gerrit`` is a ci_tools.people.gerrit_rest.GerritRest (no cache);
+        ``zuul`` a ZuulView."""
+        self.gerrit = gerrit
+        self.zuul = zuul
+        self.projects = projects
+        self.comment_regexes = comment_regexes
+        self.ci_accounts = set(ci_accounts)
+        self.window = window
+        self.grace = grace
+        self.skew = skew
+        self.enqueued = []
+
+    def _changes(self, now):
+        # Gerrit sorts by last update, newest first: stop paging at the window's edge.
+        changes = []
+        for project in self.projects:
+            start = 0
+            while True:
+                page = self.gerrit.get(
+                    "changes/",
+                    [("q", f"status:open project:{project}"), ("o", "ALL_REVISIONS"),
+                     ("o", "MESSAGES"), ("n", "100"), ("S", str(start))],
+                )  # fmt: skip
+                fresh = [c for c in page if now - parse_gerrit_time(c["updated"]) <= self.window]
+                changes.extend(fresh)
+                if len(fresh) < len(page) or not page or not page[-1].get("_more_changes"):
+                    break
+                start += len(page)
+        return changes
+
+    def missed(self, now=None):
+        """The triggers Zuul has no trace of, oldest first, one per patchset."""
+        now = now or time.time()
+        triggers = triggers_from_changes(self._changes(now), self.comment_regexes, self.ci_accounts)
+        latest = {}
+        for t in sorted(triggers, key=lambda t: t.when):
+            if now - t.when < self.grace or now - t.when > self.window:
+                continue
+            latest[(t.project, t.ref)] = t
+        missed = []
+        for t in latest.values():
+            starts = self.zuul.starts(t.change, t.patchset)
+            if any(s >= t.when - self.skew for s in starts):
+                continue
+            if t.kind == "patchset-created" and starts:
+                continue
+            missed.append(t)
+        return sorted(missed, key=lambda t: t.when)
+
+    def run_once(self, now=None):
+        done = []
+        for trigger in self.missed(now):
+            LOG.info("Zuul missed %r: enqueueing", trigger)
+            self.zuul.enqueue(trigger)
+            self.enqueued.append(trigger)
+            done.append(trigger)
+        return done
