@@ -1,0 +1,107 @@
+"""The REST API in-process: sessions, lockout, JSON error codes, faults, audit."""
+
+import tempfile
+import threading
+import time
+
+import requests
+import testtools
+
+from ci_tools.array.model import Array
+from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
+
+
+class ArrayAPITest(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        td = tempfile.TemporaryDirectory()
+        self.addCleanup(td.cleanup)
+        array = Array(td.name, pools={"pool-a": 10})
+        self.auth = Auth({"admin": "s3cret-pw"}, session_ttl=60, lockout_after=3, lockout_s=30)
+        self.service = ArrayService(array, self.auth, Audit(audit_path(td.name)))
+        self.server = make_server(self.service, 0)
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
+        self.http = requests.Session()
+        self.addCleanup(self.http.close)
+
+    def login(self, password="s3cret-pw", username="admin"):
+        return self.http.post(
+            self.base + "/auth/login", json={"username": username, "password": password}
+        )
+
+    def authed(self):
+        s = requests.Session()
+        self.addCleanup(s.close)
+        s.headers["X-Auth-Token"] = self.login().json()["token"]
+        return s
+
+    def test_calls_need_a_session(self):
+        r = self.http.get(self.base + "/volumes")
+        self.assertEqual(401, r.status_code)
+        self.assertEqual("auth.required", r.json()["error"]["code"])
+
+    def test_wrong_password_then_lockout(self):
+        for _ in range(3):
+            r = self.login("wrong")
+            self.assertEqual(401, r.status_code)
+            self.assertEqual("auth.failed", r.json()["error"]["code"])
+        r = self.login()  # right password, but locked now
+        self.assertEqual(403, r.status_code)
+        self.assertEqual("auth.locked", r.json()["error"]["code"])
+        self.auth.unlock("admin")
+        self.assertEqual(200, self.login().status_code)
+
+    def test_session_expires(self):
+        s = self.authed()
+        self.assertEqual(200, s.get(self.base + "/pools").status_code)
+        token = s.headers["X-Auth-Token"]
+        user, _ = self.auth.sessions[token]
+        self.auth.sessions[token] = (user, time.time() - 1)
+        r = s.get(self.base + "/pools")
+        self.assertEqual(401, r.status_code)
+        self.assertEqual("auth.expired", r.json()["error"]["code"])
+
+    def test_errors_are_json_with_codes(self):
+        s = self.authed()
+        r = s.get(self.base + "/volumes/nope")
+        self.assertEqual((404, "volume.not_found"), (r.status_code, r.json()["error"]["code"]))
+        r = s.post(self.base + "/volumes", data="{", headers={"Content-Type": "application/json"})
+        self.assertEqual((400, "request.invalid"), (r.status_code, r.json()["error"]["code"]))
+        r = s.get(self.base + "/nothing/here")
+        self.assertEqual((404, "api.not_found"), (r.status_code, r.json()["error"]["code"]))
+
+    def test_fail_next_n_then_recover_and_audit(self):
+        s = self.authed()
+        r = s.post(self.base + "/admin/faults",
+                   json={"op": "volume.create", "fail_next": 2, "status": 503,
+                         "code": "array.busy"})  # fmt: skip
+        self.assertEqual(200, r.status_code)
+        codes = []
+        for i in range(3):
+            r = s.post(self.base + "/volumes", json={"name": f"v{i}", "size_gb": 1})
+            codes.append((r.status_code, r.json().get("error", {}).get("code")))
+        self.assertEqual([(503, "array.busy"), (503, "array.busy"), (200, None)], codes)
+        self.assertEqual(["v2"], [v["name"] for v in s.get(self.base + "/volumes").json()])
+        audit = s.get(self.base + "/audit", params={"op": "volume.create"}).json()
+        self.assertEqual(
+            [("admin", "v0", 503), ("admin", "v1", 503), ("admin", "v2", 200)],
+            [(e["user"], e["object"], e["status"]) for e in audit],
+        )
+        logins = s.get(self.base + "/audit", params={"op": "auth."}).json()
+        self.assertNotIn("s3cret-pw", str(logins))
+
+    def test_latency_and_unreachable(self):
+        s = self.authed()
+        s.post(self.base + "/admin/faults", json={"op": "pool.list", "latency_ms": 300})
+        start = time.monotonic()
+        s.get(self.base + "/pools")
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        s.post(self.base + "/admin/faults", json={"unreachable_s": 30})
+        self.assertRaises(requests.ConnectionError, s.get, self.base + "/pools", timeout=5)
+        # the admin plane still answers, so the array can be healed
+        self.assertEqual(200, s.delete(self.base + "/admin/faults").status_code)
+        self.assertEqual(200, s.get(self.base + "/pools").status_code)
