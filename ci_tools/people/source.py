@@ -1,0 +1,85 @@
+"""Read third-party CI comments on Cinder and os-brick changes from Gerrit REST.
+
+One paged change query per run (``-age:<days>d`` bounds it to changes
+touched in the window), with ``MESSAGES`` and ``DETAILED_ACCOUNTS`` so each
+message carries its author's name and username. A message counts as a CI
+comment when its author is a named CI account, or, with no names given,
+when the author's name or username matches ``DEFAULT_CI_PATTERN``: upstream
+asks third-party CI accounts to be named "<Company> <Product> CI".
+"""
+
+import datetime
+import re
+
+from ci_tools.people.aggregate import CIComment
+
+DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+DEFAULT_CI_PATTERN = r"(?i)(\bCI\b|[-_]ci$)"
+QUERY_OPTIONS = ("MESSAGES", "DETAILED_ACCOUNTS")
+
+
+def gerrit_date(text):
+    """Gerrit timestamps are UTC ``2026-11-20 12:00:00.000000000`` (nanoseconds)."""
+    base = text.split(".")[0]
+    return datetime.datetime.strptime(base, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
+
+
+def build_query(projects, branches, days):
+    terms = ["(" + " OR ".join(f"project:{p}" for p in projects) + ")"]
+    if branches:
+        terms.append("(" + " OR ".join(f"branch:{b}" for b in branches) + ")")
+    terms.append(f"-age:{int(days)}d")
+    return " ".join(terms)
+
+
+def author_name(author):
+    return author.get("name") or author.get("username") or f"account {author.get('_account_id')}"
+
+
+def is_ci_account(author, accounts, pattern):
+    names = {author.get("name"), author.get("username")} - {None}
+    if accounts:
+        return bool(names & set(accounts))
+    return any(re.search(pattern, name) for name in names)
+
+
+def ci_comments(
+    client,
+    now,
+    days=30,
+    projects=DEFAULT_PROJECTS,
+    branches=(),
+    accounts=(),
+    pattern=DEFAULT_CI_PATTERN,
+    page_size=100,
+):
+    """Yield ``CIComment`` for each CI message in the last ``days`` days.
+
+    ``accounts`` are CI account names or usernames; each CI is reported
+    under the name it was given by, so a drivers file keys one row per CI.
+    """
+    since = now - datetime.timedelta(days=days)
+    query = build_query(projects, branches, days)
+    for change in client.query_changes(query, QUERY_OPTIONS, page_size=page_size):
+        for message in change.get("messages") or ():
+            author = message.get("author") or {}
+            if not is_ci_account(author, accounts, pattern):
+                continue
+            try:
+                when = gerrit_date(message["date"])
+            except (KeyError, ValueError):
+                continue
+            if when < since or when > now:
+                continue
+            name = author_name(author)
+            if accounts and name not in accounts and author.get("username") in accounts:
+                name = author["username"]
+            yield CIComment(
+                ci=name,
+                project=change.get("project", ""),
+                branch=change.get("branch", ""),
+                change=change.get("_number", 0),
+                date=when,
+                message=message.get("message", ""),
+                patchset=message.get("_revision_number"),
+            )
