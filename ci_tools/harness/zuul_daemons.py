@@ -142,6 +142,8 @@ class ZuulConfig:
             cfg[name]["prometheus_port"] = str(port)
             cfg[name]["prometheus_addr"] = "127.0.0.1"
         for section, options in self.options.items():
+            if section not in cfg:  # e.g. "auth sandbox"
+                cfg[section] = {}
             cfg[section].update({k: str(v) for k, v in options.items()})
         for name, options in self.connections.items():
             cfg[f"connection {name}"] = {k: str(v) for k, v in options.items()}

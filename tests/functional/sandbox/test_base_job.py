@@ -1,0 +1,150 @@
+"""A real Zuul runs a job on the loopback static node through this repo's base job.
+
+Proves the parts every CI run depends on, on the real executor (bubblewrap,
+Zuul's Ansible): the launcher hands out the static node, base's pre-run
+pushes the repos onto it, the job runs, post-run collects and scrubs logs
+and publishes them, and the log URL Zuul records opens.
+"""
+
+import copy
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import requests
+import testtools
+
+from ci_tools.configcheck.sandbox_tenant import SandboxTenant
+from ci_tools.harness.logserver import LogServer
+from ci_tools.harness.ports import free_port
+from ci_tools.harness.stack import ZuulStack
+from ci_tools.harness.static_node import StaticNode
+from ci_tools.harness.zuul_daemons import zuul_venv
+from ci_tools.zuulconf.site import load_site
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+SMOKE_CONFIG = """\
+# Test-only: a pipeline fed by pushes to the local Cinder repo, and a job on base.
+- pipeline:
+    name: smoke
+    manager: independent
+    trigger:
+      cinder-repos:
+        - event: ref-updated
+          ref: ^refs/heads/master$
+
+- job:
+    name: sandbox-smoke
+    parent: base
+    run: playbooks/sandbox-smoke/run.yaml
+
+- project:
+    name: openstack/cinder
+    smoke:
+      jobs:
+        - sandbox-smoke
+"""
+
+SMOKE_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - name: The change under test is on the node
+      ansible.builtin.command: git -C {{ zuul.project.src_dir }} log -1 --format=%s
+      register: head
+      changed_when: false
+
+    - name: Say what was tested
+      ansible.builtin.debug:
+        msg: "tested: {{ head.stdout }} san_password=hunter2-must-be-scrubbed"
+"""
+
+
+class TestBaseJobOnStaticNode(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(os.path.join(zuul_venv(), "bin", "zuul-scheduler")):
+            self.fail("Zuul venv missing: run tools/test-setup.sh")
+        self.work = tempfile.mkdtemp(prefix="basejob-", dir="/var/tmp")
+        os.chmod(self.work, 0o711)
+        if not os.environ.get("CI_KIT_KEEP_WORK"):
+            self.addCleanup(shutil.rmtree, self.work, True)
+
+    def test_job_runs_on_static_node_and_publishes_logs(self):
+        log_root = os.path.join(self.work, "published-logs")
+        os.makedirs(log_root)
+        logserver = LogServer(log_root).start()
+        self.addCleanup(logserver.stop)
+
+        site = copy.deepcopy(load_site(REPO))
+        site["sandbox_node"]["port"] = free_port()
+        site["log_root"] = log_root
+        site["log_url"] = logserver.url
+        extra = {
+            "zuul.d/zz-smoke.yaml": SMOKE_CONFIG,
+            "playbooks/sandbox-smoke/run.yaml": SMOKE_PLAYBOOK,
+        }
+        tenant = SandboxTenant(REPO, self.work, site=site, extra_files=extra, poll_delay=1)
+        tenant.__enter__()
+        self.addCleanup(tenant.__exit__, None, None, None)
+
+        stack = ZuulStack(
+            os.path.join(self.work, "stack"),
+            tenant.tenant_file,
+            tenant.connections,
+            daemon_files=tenant.daemon_files,
+            zuul_options={"executor": {"trusted_rw_paths": log_root}},
+        )
+        self.addCleanup(stack.stop)
+        stack.start()
+        node = StaticNode(
+            self.work, [stack.config.ssh_key + ".pub"], port=site["sandbox_node"]["port"]
+        )
+        self.addCleanup(node.stop)
+        node.start()
+        stack.wait_for_tenant(tenant.tenant)
+        self.assertEqual([], stack.config_errors(tenant.tenant))
+
+        cinder = os.path.join(tenant.repos, "openstack/cinder")
+        with open(os.path.join(cinder, "README.rst"), "w") as f:
+            f.write("smoke\n")
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+             "commit", "-qam", "Change under smoke test", "--allow-empty"],
+            cwd=cinder, check=True,
+        )  # fmt: skip
+        subprocess.run(["git", "add", "README.rst"], cwd=cinder, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+             "commit", "-qm", "Change under smoke test"],
+            cwd=cinder, check=True,
+        )  # fmt: skip
+
+        build = self._wait_for_build(stack, tenant.tenant, "sandbox-smoke", timeout=240)
+        self.assertEqual("SUCCESS", build["result"], build)
+
+        log_url = build["log_url"]
+        self.assertTrue(log_url.startswith(logserver.url), log_url)
+        output = requests.get(log_url + "job-output.txt", timeout=10)
+        self.assertEqual(200, output.status_code, log_url)
+        self.assertIn("tested: Change under smoke test", output.text)
+        # the secret the job printed never reaches the published log
+        self.assertNotIn("hunter2", output.text)
+
+    def _wait_for_build(self, stack, tenant, job, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            builds = stack.api(f"tenant/{tenant}/builds?job_name={job}&complete=true")
+            final = [b for b in builds if b.get("final")]
+            if final:
+                return final[0]
+            stack._check_alive()
+            time.sleep(2)
+        self.fail(
+            f"no finished {job} build after {timeout}s; scheduler log tail:\n"
+            + stack.services["scheduler"].process.tail(40)
+            + "\nexecutor log tail:\n"
+            + stack.services["executor"].process.tail(60)
+        )
