@@ -50,6 +50,7 @@ def add_subparser(subparsers):
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--json", dest="json_file", help="also write the JSON report here")
+    parser.add_argument("--html", dest="html_file", help="also write a static HTML dashboard here")
     parser.add_argument(
         "--cache-dir",
         default=os.path.join(os.path.expanduser("~"), ".cache", "ci-tools", "gerrit"),
@@ -156,6 +157,11 @@ def cmd_status(args):
         with open(args.json_file, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
+    if args.html_file:
+        from ci_tools.people.dashboard import render_html
+
+        with open(args.html_file, "w") as f:
+            f.write(render_html(status))
     if args.format == "json":
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
