@@ -58,6 +58,7 @@ def add_subparser(subparsers):
     )
     parser.add_argument("--cache-ttl", type=int, default=600, help="seconds (default: 600)")
     parser.add_argument("--rate", type=float, default=2.0, help="max requests/second (default: 2)")
+    parser.add_argument("--page-size", type=int, default=100, help="changes per request")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=4, help="retries on 5xx/timeouts")
     parser.add_argument("--backoff", type=float, default=1.0, help="first retry delay, seconds")
@@ -117,6 +118,8 @@ def collect(args):
     now = parse_now(args.now)
     if args.days < 1:
         raise UsageError("--days must be at least 1")
+    if args.page_size < 1:
+        raise UsageError("--page-size must be at least 1")
     drivers = parse_cis(args.ci, args.cis_file)
     client = GerritRest(
         args.gerrit,
@@ -137,6 +140,7 @@ def collect(args):
         branches=args.branches or (),
         accounts=tuple(drivers),
         pattern=args.ci_pattern or DEFAULT_CI_PATTERN,
+        page_size=args.page_size,
     )
     status = aggregate(comments, now, drivers=drivers, days=args.days, expected=tuple(drivers))
     return status, client

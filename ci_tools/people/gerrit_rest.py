@@ -185,6 +185,12 @@ class GerritRest:
         before Gerrit could act (connection refused); a timeout may have
         posted already, and a doubled review comment would confuse people."""
         url = self.endpoint(path)
+        challenge = getattr(getattr(self.auth, "_thread_local", None), "chal", None)
+        if isinstance(self.auth, HTTPDigestAuth) and not challenge:
+            # Get the digest challenge with a GET first: the POST then goes out
+            # authenticated once, instead of being sent, refused with 401 and
+            # sent again (some servers do not drain the refused body).
+            self._send("GET", self.endpoint("accounts/self"), retry=True)
         return decode(self._post_once(url, body), url)
 
     def _post_once(self, url, body):

@@ -1,8 +1,10 @@
 """Read third-party CI comments on Cinder and os-brick changes from Gerrit REST.
 
-One paged change query per run (``-age:<days>d`` bounds it to changes
-touched in the window), with ``MESSAGES`` and ``DETAILED_ACCOUNTS`` so each
-message carries its author's name and username. A message counts as a CI
+One paged change query per project (and branch, when branches are given;
+``-age:<days>d`` bounds it to changes touched in the window), with
+``MESSAGES`` and ``DETAILED_ACCOUNTS`` so each message carries its author's
+name and username. Plain ANDed terms, no ``OR``, so the same queries work
+on upstream Gerrit and on the Gerrit emulator. A message counts as a CI
 comment when its author is a named CI account, or, with no names given,
 when the author's name or username matches ``DEFAULT_CI_PATTERN``: upstream
 asks third-party CI accounts to be named "<Company> <Product> CI".
@@ -24,12 +26,14 @@ def gerrit_date(text):
     return datetime.datetime.strptime(base, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
 
 
-def build_query(projects, branches, days):
-    terms = ["(" + " OR ".join(f"project:{p}" for p in projects) + ")"]
-    if branches:
-        terms.append("(" + " OR ".join(f"branch:{b}" for b in branches) + ")")
-    terms.append(f"-age:{int(days)}d")
-    return " ".join(terms)
+def build_queries(projects, branches, days):
+    """One query per project (and branch): ``project:P [branch:B] -age:Nd``."""
+    queries = []
+    for project in projects:
+        for branch in branches or (None,):
+            terms = [f"project:{project}"] + ([f"branch:{branch}"] if branch else [])
+            queries.append(" ".join(terms + [f"-age:{int(days)}d"]))
+    return queries
 
 
 def author_name(author):
@@ -41,6 +45,17 @@ def is_ci_account(author, accounts, pattern):
     if accounts:
         return bool(names & set(accounts))
     return any(re.search(pattern, name) for name in names)
+
+
+def _changes(client, queries, page_size):
+    seen = set()
+    for query in queries:
+        for change in client.query_changes(query, QUERY_OPTIONS, page_size=page_size):
+            key = change.get("id") or change.get("_number")
+            if key in seen:
+                continue  # a change matched by two queries counts once
+            seen.add(key)
+            yield change
 
 
 def ci_comments(
@@ -59,8 +74,7 @@ def ci_comments(
     under the name it was given by, so a drivers file keys one row per CI.
     """
     since = now - datetime.timedelta(days=days)
-    query = build_query(projects, branches, days)
-    for change in client.query_changes(query, QUERY_OPTIONS, page_size=page_size):
+    for change in _changes(client, build_queries(projects, branches, days), page_size):
         for message in change.get("messages") or ():
             author = message.get("author") or {}
             if not is_ci_account(author, accounts, pattern):

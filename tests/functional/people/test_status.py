@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import testtools
 
@@ -51,7 +52,7 @@ class StatusTestBase(testtools.TestCase):
 
 class TestStatusFigures(StatusTestBase):
     def test_figures_equal_hand_computed_ones(self):
-        proc = self.status("--format", "json", *self.ci_args())
+        proc = self.status("--format", "json", "--page-size", "25", *self.ci_args())
         data = json.loads(proc.stdout)
         expected = history.expected_figures(self.events)
         got = {ci["ci"]: ci for ci in data["cis"]}
@@ -86,9 +87,16 @@ class TestStatusFigures(StatusTestBase):
         self.assertEqual(18, got["Nimble CI"]["overall"]["silent_days"])
         self.assertEqual("refflash", got["Reference Flash RefFlash CI"]["driver"])
         self.assertGreater(got["Oddball CI"]["unparsed"], 10)
-        # More than one page was read, with Gerrit's S=/n= paging.
-        starts = sorted({p.split("S=")[1].split("&")[0] for _, p, _ in self.server.requests})
-        self.assertEqual(["0", "100"], starts)
+        # Every page was read, with Gerrit's S=/n= paging, one query per project.
+        for project in history.BRANCHES:
+            count = sum(c["project"] == project for c in self.changes)
+            quoted = urllib.parse.quote_plus(f"project:{project}")
+            starts = [
+                int(urllib.parse.parse_qs(urllib.parse.urlsplit(p).query)["S"][0])
+                for _, p, _ in self.server.requests
+                if f"q={quoted}+" in p
+            ]
+            self.assertEqual(list(range(0, count, 25)), starts, project)
         self.assertEqual([], data["gerrit"]["problems"])
 
     def test_ci_accounts_found_by_name_without_a_list(self):
