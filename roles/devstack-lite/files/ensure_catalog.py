@@ -3,11 +3,14 @@
 Runs in the services' venv (openstacksdk comes with python-openstackclient) in
 one process: a dozen `openstack` CLI calls would cost ~20 s of start-up on a
 warm node. Idempotent: finds before it creates. Reads a JSON spec on stdin:
-{"cloud": ..., "password": ..., "region": ..., "services": [{"name", "type",
-"url"}], "users": [...], "image": {"name", "path"}} and prints what it did.
+{"cloud": ..., "region": ..., "services": [{"name", "type", "url"}],
+"users": [...], "image": {"name", "path"}} and prints what it did. The
+service users' password comes from $DEVSTACK_LITE_PASSWORD, so the spec and
+any error can be logged.
 """
 
 import json
+import os
 import sys
 
 import openstack
@@ -38,12 +41,12 @@ def main():
             ident.create_user,
             user_name,
             domain_id=domain.id,
-            password=spec["password"],
+            password=os.environ["DEVSTACK_LITE_PASSWORD"],
             default_project_id=project.id,
         )
         if not new:
             # A warm node may hold a user from a run with another password.
-            ident.update_user(user, password=spec["password"])
+            ident.update_user(user, password=os.environ["DEVSTACK_LITE_PASSWORD"])
         for role_name in ("admin", "service"):
             ident.assign_project_role_to_user(project, user, roles[role_name])
         done += [f"user {user_name}"] if new else []
@@ -69,6 +72,9 @@ def main():
             )
             done.append(f"endpoint {svc['type']} {interface}")
     image = spec.get("image")
+    if any(item.startswith("endpoint") for item in done):
+        # The token in hand carries the old catalog: reconnect to reach Glance.
+        conn = openstack.connect(cloud=spec["cloud"])
     if image:
         found = conn.image.find_image(image["name"], ignore_missing=True)
         if found is None or found.status != "active":
