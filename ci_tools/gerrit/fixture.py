@@ -267,14 +267,11 @@ class GerritEmulator:
     def zuul_connection(self, rest=True, user=ZUUL):
         """Options for a Zuul gerrit connection to this emulator (REST mode with
         a password, SSH mode without); creates the CI account on first use."""
-        self._ensure_key(self.zuul_key)
+        key = self.zuul_key if user == ZUUL else os.path.join(self.work_dir, f"{user}_ed25519")
+        self._ensure_key(key)
         if user not in self._passwords:
             self.add_account(
-                user,
-                "Zuul",
-                f"{user}@example.com",
-                self._pubkey(self.zuul_key),
-                self._password(user),
+                user, "Zuul", f"{user}@example.com", self._pubkey(key), self._password(user)
             )
             self.grant(user, "Verified", -1, 1)
         conn = {
@@ -283,7 +280,7 @@ class GerritEmulator:
             "port": str(self.ssh_port),
             "baseurl": self.url,
             "user": user,
-            "sshkey": self.zuul_key,
+            "sshkey": key,
         }
         if rest:
             conn["password"] = self._passwords[user]

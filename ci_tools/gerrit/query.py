@@ -1,15 +1,16 @@
 """The part of Gerrit's search language that Zuul, gertty and people use.
 
-Terms are ANDed; ``-term`` or ``NOT term`` negates. Operators: ``project:``
+Terms are ANDed (``AND`` optional), ``OR`` and parentheses group, ``-term`` or
+``NOT term`` negates. Operators: ``project:``
 (also ``project:{name}``), ``branch:``, ``status:``/``is:`` (open, merged,
 abandoned, closed, mergeable), ``change:`` (number or Change-Id), ``owner:``,
-``commit:``, ``topic:``, ``age:`` (``-age:30s`` = updated in the last 30 s),
+``commit:``, ``topic:``, ``message:`` (substring of the commit message),
+``age:`` (``-age:30s`` = updated in the last 30 s),
 ``conflicts:`` (never matches: changes here do not conflict), ``limit:``, and
 a bare change number or Change-Id. Anything else is an error, as upstream.
 """
 
 import re
-import shlex
 import time
 
 
@@ -21,12 +22,32 @@ UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def tokenize(text):
-    # {braces} quote project names with special characters, like Gerrit.
-    text = re.sub(r"\{([^}]*)\}", lambda m: shlex.quote(m.group(1)), text)
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise QueryError(f"line 1:0 {exc}") from exc
+    """Terms, ``(`` and ``)``; ``{...}`` and ``"..."`` quote values with spaces."""
+    tokens = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+            continue
+        if c in "()":
+            tokens.append(c)
+            i += 1
+            continue
+        buf = []
+        while i < n and not text[i].isspace() and text[i] not in "()":
+            if text[i] in '{"':
+                close = "}" if text[i] == "{" else '"'
+                j = text.find(close, i + 1)
+                if j < 0:
+                    raise QueryError(f"line 1:{i} missing {close!r}")
+                buf.append(text[i + 1 : j])
+                i = j + 1
+            else:
+                buf.append(text[i])
+                i += 1
+        tokens.append("".join(buf))
+    return tokens
 
 
 def parse_age(value):
@@ -38,28 +59,70 @@ def parse_age(value):
 
 def compile_query(text):
     """A (predicate(change, svc) -> bool, limit) pair for ``text``."""
-    preds = []
-    limit = None
-    negate = False
-    for token in tokenize(text):
-        if token in ("AND", "and"):
-            continue
+    parser = _Parser(tokenize(text))
+    pred = parser.expr()
+    if parser.pos != len(parser.tokens):
+        raise QueryError(f"line 1:0 unexpected {parser.tokens[parser.pos]!r}")
+    return pred, parser.limit
+
+
+class _Parser:
+    """expr := and ("OR" and)*; and := unary ("AND"? unary)*; unary := ("NOT"|-)? primary."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+        self.pos = 0
+        self.limit = None
+
+    def _peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def expr(self):
+        parts = [self.and_expr()]
+        while self._peek() in ("OR", "or"):
+            self.pos += 1
+            parts.append(self.and_expr())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda c, s: any(p(c, s) for p in parts)
+
+    def and_expr(self):
+        parts = []
+        while self._peek() not in (None, ")", "OR", "or"):
+            if self._peek() in ("AND", "and"):
+                self.pos += 1
+                continue
+            parts.append(self.unary())
+        if not parts:
+            raise QueryError("line 1:0 empty query")
+        return lambda c, s: all(p(c, s) for p in parts)
+
+    def unary(self):
+        token = self._peek()
         if token in ("NOT", "not"):
-            negate = True
-            continue
-        neg = negate
-        negate = False
-        if token.startswith("-") and len(token) > 1:
-            neg, token = True, token[1:]
+            self.pos += 1
+            inner = self.unary()
+            return lambda c, s: not inner(c, s)
+        if token == "(":
+            self.pos += 1
+            inner = self.expr()
+            if self._peek() != ")":
+                raise QueryError("line 1:0 missing ')'")
+            self.pos += 1
+            return inner
+        self.pos += 1
+        neg = token.startswith("-") and len(token) > 1
+        if neg:
+            token = token[1:]
         op, sep, value = token.partition(":")
         if not sep:
             op, value = "change", token
         if op == "limit":
-            limit = int(value)
-            continue
-        pred = _predicate(op, value, neg)
-        preds.append(pred)
-    return (lambda change, svc: all(p(change, svc) for p in preds)), limit
+            if not value.isdigit():
+                raise QueryError(f"Invalid limit: {value}")
+            self.limit = int(value)
+            return lambda c, s: True
+        return _predicate(op, value, neg)
 
 
 def _predicate(op, value, neg):
@@ -105,6 +168,13 @@ def _predicate(op, value, neg):
     if op == "age":
         seconds = parse_age(value)
         return wrap(lambda c, s: time.time() - c["updated"] >= seconds)
+    if op == "message":
+        return wrap(lambda c, s: value in _message(c, s))
     if op == "conflicts":
         return wrap(lambda c, s: False)
     raise QueryError(f"Unsupported operator {op}:{value}")
+
+
+def _message(change, svc):
+    current = svc.current_patchset(change["number"])
+    return svc.commit(change["project"], current["revision"])["message"]

@@ -125,3 +125,21 @@ class TestStore(testtools.TestCase):
         )
         self.assertIn("already belongs to account", e.message)
         self.assertRaises(UsageError, store.add_account, "eve", ssh_keys=["not a key"])
+
+
+class TestQueryGrammar(testtools.TestCase):
+    def match(self, text, c):
+        pred, _ = query.compile_query(text)
+        return pred(c, None)
+
+    def test_or_parentheses_and_braces(self):
+        c = change()
+        self.assertTrue(self.match("(change:8 OR change:7)", c))
+        self.assertFalse(self.match("(change:8 OR change:9) status:open", c))
+        self.assertTrue(self.match('status:open topic:"" OR change:9', c))
+        self.assertTrue(self.match("project:{openstack/cinder} AND NOT (status:merged)", c))
+        self.assertEqual(
+            ["message:Depends-On: x y", ")"], query.tokenize("message:{Depends-On: x y})")
+        )
+        self.assertRaises(query.QueryError, query.compile_query, "(change:7")
+        self.assertRaises(query.QueryError, query.compile_query, "message:{open")
