@@ -683,7 +683,7 @@ class Array:
         return f"iqn.2026-01.org.refflash:{self.serial.lower()}.{host_name.lower()}"
 
     def export_view(self):
-        """One iSCSI target per host with iSCSI initiators: its LUNs, ACL and CHAP."""
+        """One iSCSI target per iSCSI host with volumes mapped: its LUNs, ACL and CHAP."""
         view = {}
         for host in self.state["hosts"].values():
             if not host["iqns"]:
@@ -693,6 +693,8 @@ class Array:
                 vol = self.state["volumes"].get(m["volume_id"])
                 if vol:
                     luns[lun] = {"path": self.volume_path(vol), "size": vol["size_bytes"]}
+            if not luns:
+                continue  # like a real array: nothing mapped, nothing to discover
             view[self.target_iqn(host["name"])] = {
                 "luns": luns,
                 "acl": sorted(host["iqns"]),

@@ -125,6 +125,8 @@ class ArrayModelTest(testtools.TestCase):
         self.assertEqual({1, 2, 3}, set(target["luns"]))
         self.assertEqual(["iqn.2004-01.org.example:h1"], target["acl"])
         self.assertNotIn(self.array.target_iqn("h2"), view)  # FC only: no iSCSI target
+        self.array.create_host({"name": "h4", "iqns": ["iqn.2004-01.org.example:h4"]})
+        self.assertNotIn(self.array.target_iqn("h4"), self.array.export_view())  # nothing mapped
 
     def test_chap_secret_is_hidden_unless_asked(self):
         chap = {"username": "u1", "secret": "s" * 12}

@@ -1,0 +1,124 @@
+"""Run a whole reference array (REST API + its tgtd) as a subprocess.
+
+For tests and the sandbox::
+
+    with ArrayFixture(work_dir) as array:
+        session = array.session()          # a logged-in requests.Session
+        array.url, array.username, array.password, array.iscsi_portals
+
+Ports are picked free on 127.0.0.1 at start; :meth:`stop` stops the server,
+which takes tgtd down with it (offline, delete targets, delete system), and
+kills the process group if anything is left, so nothing keeps running.
+"""
+
+import json
+import os
+import secrets
+import sys
+
+import requests
+
+from ci_tools.errors import ServiceError
+from ci_tools.harness.ports import free_port
+from ci_tools.harness.process import ManagedProcess
+
+
+class ArrayFixture:
+    def __init__(
+        self,
+        work_dir,
+        name="refflash",
+        pools=None,
+        iscsi=True,
+        password=None,
+        extra_args=(),
+    ):
+        self.work_dir = os.path.abspath(work_dir)
+        self.data_dir = os.path.join(self.work_dir, "data")
+        self.name = name
+        self.pools = pools or {"pool-a": 100}
+        self.iscsi = iscsi
+        self.username = "admin"
+        self.password = password or secrets.token_urlsafe(12)
+        self.extra_args = list(extra_args)
+        self.port = None
+        self.iscsi_ports = []
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def iscsi_portals(self):
+        return [f"127.0.0.1:{p}" for p in self.iscsi_ports]
+
+    @property
+    def log_path(self):
+        return os.path.join(self.work_dir, "array.log")
+
+    def start(self, timeout=30.0):
+        os.makedirs(self.data_dir, exist_ok=True)
+        password_file = os.path.join(self.work_dir, "password")
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.password)
+        if self.port is None:  # a restart on the same data dir keeps its ports
+            self.port = free_port()
+            self.iscsi_ports = [free_port(), free_port()] if self.iscsi else []
+        argv = [
+            sys.executable, "-m", "ci_tools.cli", "array", "serve",
+            "--data-dir", self.data_dir,
+            "--port", str(self.port),
+            "--name", self.name,
+            "--username", self.username,
+            "--password-file", password_file,
+            "--iscsi-ports", ",".join(map(str, self.iscsi_ports)) or "none",
+        ]  # fmt: skip
+        for pool, gb in self.pools.items():
+            argv += ["--pool", f"{pool}:{gb}"]
+        argv += self.extra_args
+        endpoint = os.path.join(self.data_dir, "endpoint.json")
+        if os.path.exists(endpoint):
+            os.unlink(endpoint)
+
+        def healthy():
+            if not os.path.exists(endpoint):
+                return False
+            return requests.get(f"{self.url}/api/v1/system", timeout=2).status_code == 401
+
+        self.process = ManagedProcess(
+            f"array-{self.name}", argv, self.log_path, env=dict(os.environ), healthy=healthy
+        )
+        self.process.start()
+        try:
+            self.process.wait_healthy(timeout=timeout, interval=0.1)
+        except ServiceError:
+            self.stop()
+            raise
+        with open(endpoint) as f:
+            self.serial = json.load(f)["serial"]
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop(timeout=15)
+            self.process = None
+
+    def session(self):
+        """A requests.Session logged in as the admin."""
+        s = requests.Session()
+        r = s.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": self.username, "password": self.password},
+            timeout=10,
+        )
+        r.raise_for_status()
+        s.headers["X-Auth-Token"] = r.json()["token"]
+        return s
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
