@@ -57,10 +57,22 @@ def source_tree(project):
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            _safe_extract(tar, tmp)
         os.rename(os.path.join(tmp, base), tree)
         shutil.rmtree(tmp)
     return tree, version
+
+
+def _safe_extract(tar, dest):
+    # Debian's Python 3.11 may predate extractall(filter=...): check by hand
+    # that no member escapes dest or is a link or device.
+    for member in tar.getmembers():
+        target = os.path.realpath(os.path.join(dest, member.name))
+        if not target.startswith(os.path.realpath(dest) + os.sep):
+            raise ServiceError(f"refusing sdist member outside its tree: {member.name}")
+        if not (member.isfile() or member.isdir()):
+            raise ServiceError(f"refusing sdist member that is not a file: {member.name}")
+    tar.extractall(dest)  # noqa: S202 - members checked above
 
 
 def git_repo(project, dest, branches=()):

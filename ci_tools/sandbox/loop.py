@@ -1,0 +1,305 @@
+"""Bring the whole CI loop up on one machine, and drive it as upstream would.
+
+Phases (each printed as it starts and with its time when done):
+
+1. gerrit    the emulator with openstack/cinder and os-brick, the CI's account
+2. array     the reference array (REST API, tgtd for iSCSI, emulated FC)
+3. logs      an HTTP log server, so every link in a comment opens
+4. zuul      ZooKeeper, PostgreSQL, zuul-scheduler/executor/web/launcher,
+             with this repo as the config project
+5. node      the static node: a private sshd on loopback, user ``zuul``
+6. tenant    the tenant loaded with zero config errors
+
+Then ``run_change`` pushes a change to openstack/cinder as a developer and
+``wait_for_report`` returns the CI's comment on it. ``reconcile_forever``
+runs the missed-event reconciler in a thread.
+
+The job's array address and password are sandbox-only values (the array is
+started here with a random password), handed to the job as variables of a
+sandbox-only config file; a production site passes them as a Zuul secret.
+"""
+
+import copy
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+
+import jwt
+import requests
+import yaml
+
+from ci_tools.array.fixture import ArrayFixture
+from ci_tools.configcheck.sandbox_tenant import CINDER_PROJECTS, SandboxTenant
+from ci_tools.errors import ServiceError
+from ci_tools.harness.logserver import LogServer
+from ci_tools.harness.ports import free_port
+from ci_tools.harness.stack import ZuulStack
+from ci_tools.harness.static_node import StaticNode
+from ci_tools.people.gerrit_rest import GerritRest
+from ci_tools.sandbox import reconciler
+from ci_tools.sandbox.gerrit_hook import DEVELOPER, SandboxGerrit
+from ci_tools.zuulconf import recheck
+from ci_tools.zuulconf.site import load_site
+
+LOG = logging.getLogger(__name__)
+STATE_FILE = "sandbox.json"
+
+
+class Progress:
+    """Phase lines on stdout: what runs now, and how long each took."""
+
+    def __init__(self, out=print):
+        self.out = out
+        self.times = {}
+
+    def phase(self, name, text):
+        return _Phase(self, name, text)
+
+
+class _Phase:
+    def __init__(self, progress, name, text):
+        self.progress, self.name, self.text = progress, name, text
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        self.progress.out(f"[sandbox] {self.name:8} {self.text} ...")
+        return self
+
+    def __exit__(self, exc_type, *_):
+        took = time.monotonic() - self.start
+        self.progress.times[self.name] = took
+        status = "done" if exc_type is None else "FAILED"
+        self.progress.out(f"[sandbox] {self.name:8} {status} in {took:.1f}s")
+
+
+class Sandbox:
+    def __init__(self, repo_root, work_dir, site=None, job_vars=None, extra_files=None,
+                 progress=None, rest=True):  # fmt: skip
+        self.repo_root = os.path.abspath(repo_root)
+        self.work_dir = os.path.abspath(work_dir)
+        self.site = copy.deepcopy(site or load_site(self.repo_root))
+        self.job_vars = dict(job_vars or {})
+        self.extra_files = dict(extra_files or {})
+        self.progress = progress or Progress()
+        self.rest = rest
+        self.gerrit = None
+        self.array = None
+        self.logserver = None
+        self.tenant = None
+        self.stack = None
+        self.node = None
+        self.token_secret = secrets.token_hex(16)
+        self._stop = threading.Event()
+        self._reconciler_thread = None
+
+    # -- bring up ---------------------------------------------------------------
+
+    def _sandbox_config(self):
+        """zuul.d/zz-sandbox.yaml: the array this sandbox started, for the jobs."""
+        protocols = self.site.get("protocols", [])
+        ci = self.site["ci_name"]
+        jobs = []
+        for protocol in protocols:
+            variables = {
+                "configure_cinder_backend_options": {
+                    "refflash_api_url": self.array.url,
+                    **(
+                        {"refflash_iscsi_portals": ",".join(self.array.iscsi_portals)}
+                        if protocol == "iscsi"
+                        else {}
+                    ),
+                },
+                # Sandbox-only throwaway credentials, where tempest/pre.yaml looks
+                # for the job's <name>_array secret in production.
+                "sandbox_array": {
+                    "san_login": self.array.username,
+                    "san_password": self.array.password,
+                },
+                **self.job_vars,
+            }
+            jobs.append({"job": {"name": f"{ci}-tempest-{protocol}", "vars": variables}})
+        header = "# Sandbox only: the reference array started by `ci-tools sandbox up`.\n"
+        return header + yaml.safe_dump(jobs, sort_keys=False)
+
+    def up(self):
+        os.makedirs(self.work_dir, exist_ok=True)
+        os.chmod(self.work_dir, 0o711)
+        try:
+            self._up()
+        except BaseException:
+            self.down()
+            raise
+        self._write_state()
+        return self
+
+    def _up(self):
+        p = self.progress
+        ci = self.site["ci_name"]
+        with p.phase("gerrit", "Gerrit emulator (openstack/cinder, openstack/os-brick)"):
+            self.gerrit = SandboxGerrit(self.work_dir, ci, self.site.get("vote_label", "Verified"),
+                                        rest=self.rest)  # fmt: skip
+            self.gerrit.start(CINDER_PROJECTS, ["master", *self.site.get("stable_branches", [])])
+        with p.phase("array", "reference array (REST, tgtd iSCSI, emulated FC)"):
+            self.array = ArrayFixture(os.path.join(self.work_dir, "array")).start()
+        with p.phase("logs", "log server"):
+            log_root = os.path.join(self.work_dir, "published-logs")
+            os.makedirs(log_root, exist_ok=True)
+            self.logserver = LogServer(log_root).start()
+        self.site["log_root"] = log_root
+        self.site["log_url"] = self.logserver.url
+        self.site.setdefault("sandbox_node", {})["port"] = free_port()
+        extra = {"zuul.d/zz-sandbox.yaml": self._sandbox_config(), **self.extra_files}
+        with p.phase("zuul", "ZooKeeper, PostgreSQL and Zuul (scheduler, executor, web, launcher)"):
+            tenant_dir = os.path.join(self.work_dir, "tenant")
+            self.tenant = SandboxTenant(
+                self.repo_root, tenant_dir, site=self.site, gerrit=self.gerrit, extra_files=extra
+            )
+            self.tenant.__enter__()
+            self.stack = ZuulStack(
+                os.path.join(self.work_dir, "stack"),
+                self.tenant.tenant_file,
+                self.tenant.connections,
+                daemon_files=self.tenant.daemon_files,
+                zuul_options={
+                    "executor": {"trusted_rw_paths": log_root},
+                    "auth sandbox": {
+                        "driver": "HS256",
+                        "allow_authz_override": "true",
+                        "realm": "sandbox",
+                        "client_id": "zuul.sandbox",
+                        "issuer_id": "ci-tools-sandbox",
+                        "secret": self.token_secret,
+                    },
+                },
+            )
+            self.stack.start()
+        with p.phase("node", "static node (sshd on loopback, user zuul)"):
+            self.node = StaticNode(self.work_dir, [self.stack.config.ssh_key + ".pub"],
+                                   port=self.site["sandbox_node"]["port"])  # fmt: skip
+            self.node.start()
+        with p.phase("tenant", f"tenant {self.tenant.tenant} loads with no config errors"):
+            self.stack.wait_for_tenant(self.tenant.tenant)
+            errors = self.stack.config_errors(self.tenant.tenant)
+            if errors:
+                raise ServiceError(f"config errors: {json.dumps(errors, indent=2)[:2000]}")
+
+    def _write_state(self):
+        state = {
+            "pid": os.getpid(),
+            "gerrit": self.gerrit.emulator.url,
+            "gerrit_ssh_port": self.gerrit.emulator.ssh_port,
+            "array": self.array.url,
+            "zuul": self.stack.web_url,
+            "logs": self.logserver.url,
+            "node_port": self.node.port,
+            "tenant": self.tenant.tenant,
+        }
+        with open(os.path.join(self.work_dir, STATE_FILE), "w") as f:
+            json.dump(state, f, indent=2)
+
+    def down(self):
+        self._stop.set()
+        if self._reconciler_thread:
+            self._reconciler_thread.join(timeout=30)
+        errors = []
+        for part in (self.node, self.stack, self.logserver, self.array):
+            if part is None:
+                continue
+            try:
+                part.stop()
+            except Exception as exc:  # keep stopping the rest
+                errors.append(f"{type(part).__name__}: {exc}")
+        if self.tenant is not None:
+            try:
+                self.tenant.__exit__(None, None, None)  # stops the Gerrit emulator
+            except Exception as exc:
+                errors.append(f"gerrit: {exc}")
+        elif self.gerrit is not None:
+            self.gerrit.stop()
+        self.node = self.stack = self.logserver = self.array = self.tenant = None
+        state = os.path.join(self.work_dir, STATE_FILE)
+        if os.path.exists(state):
+            os.unlink(state)
+        if errors:
+            raise ServiceError("sandbox parts did not stop cleanly: " + "; ".join(errors))
+
+    # -- acting as upstream -----------------------------------------------------
+
+    @property
+    def emulator(self):
+        return self.gerrit.emulator
+
+    def push_change(self, files, message, project="openstack/cinder", branch="master"):
+        return self.emulator.push_change(project, branch, files, message, account=DEVELOPER)
+
+    def comment(self, change, text):
+        return self.emulator.comment(change, text, account=DEVELOPER)
+
+    def ci_messages(self, change):
+        """The CI's comments on ``change``, oldest first (REST, as a person reads them)."""
+        resp = requests.get(f"{self.emulator.url}/changes/{change}/detail", timeout=10)
+        resp.raise_for_status()
+        detail = json.loads(resp.text.split("\n", 1)[1])
+        ci = self.site["ci_name"]
+        return [m for m in detail.get("messages", [])
+                if (m.get("author") or {}).get("username") == ci]  # fmt: skip
+
+    def wait_for_report(self, change, count=1, timeout=1800):
+        """Wait until the CI has posted ``count`` comments on ``change``; return the last."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = self.ci_messages(change)
+            if len(messages) >= count:
+                return messages[count - 1]
+            self.stack._check_alive()
+            time.sleep(2)
+        raise ServiceError(
+            f"no report {count} on change {change} after {timeout}s; "
+            f"zuul status: {self.stack.web_url}/t/{self.tenant.tenant}/status"
+        )
+
+    # -- reconciler -------------------------------------------------------------
+
+    def admin_token(self):
+        now = int(time.time())
+        claims = {
+            "iss": "ci-tools-sandbox",
+            "aud": "zuul.sandbox",
+            "sub": "sandbox-reconciler",
+            "iat": now,
+            "exp": now + 3600,
+            "zuul": {"admin": [self.tenant.tenant]},
+        }
+        return jwt.encode(claims, self.token_secret, algorithm="HS256")
+
+    def reconciler(self, window=3600, grace=20):
+        gerrit = GerritRest(self.emulator.url, rate=20, retries=2, timeout=10)
+        zuul = reconciler.ZuulView(self.stack.web_url, self.tenant.tenant, "check",
+                                   token=self.admin_token())  # fmt: skip
+        return reconciler.Reconciler(
+            gerrit,
+            zuul,
+            list(CINDER_PROJECTS),
+            recheck.comment_regexes(self.repo_root),
+            ci_accounts={self.site["ci_name"]},
+            window=window,
+            grace=grace,
+        )
+
+    def reconcile_forever(self, interval=5, **kw):
+        rec = self.reconciler(**kw)
+
+        def loop():
+            while not self._stop.wait(interval):
+                try:
+                    rec.zuul.token = self.admin_token()
+                    rec.run_once()
+                except (ServiceError, requests.RequestException) as exc:
+                    LOG.warning("reconciler pass failed (will retry): %s", exc)
+
+        self._reconciler_thread = threading.Thread(target=loop, name="reconciler", daemon=True)
+        self._reconciler_thread.start()
+        return rec
