@@ -70,7 +70,7 @@ class DevStackLite:
     def venv(self):
         return os.path.join(self.dest, "venv")
 
-    def play(self, playbook, extra=None, log_name=None, timeout=3600):
+    def play(self, playbook, extra=None, log_name=None, timeout=3600, env=None):
         """Run a playbook against this deployment; returns the CompletedProcess."""
         return run_playbook(
             playbook,
@@ -78,6 +78,7 @@ class DevStackLite:
             dict(self.vars, **(extra or {})),
             timeout=timeout,
             log_name=log_name,
+            env=env,
         )
 
     def env(self):

@@ -72,7 +72,7 @@ def zuul_plugin_env(work_dir):
     return {"ANSIBLE_ACTION_PLUGINS": action_dir, "PYTHONPATH": path_dir}
 
 
-def run_playbook(playbook, work_dir, extra_vars=None, timeout=1800, log_name=None):
+def run_playbook(playbook, work_dir, extra_vars=None, timeout=1800, log_name=None, env=None):
     """Run one playbook of this repo on localhost; return the CompletedProcess.
 
     Output goes to ``<work_dir>/<log_name or playbook name>.log`` as well as
@@ -82,16 +82,20 @@ def run_playbook(playbook, work_dir, extra_vars=None, timeout=1800, log_name=Non
     vars_path = os.path.join(work_dir, "extra-vars.json")
     with open(vars_path, "w") as f:
         json.dump(extra_vars or {}, f)
-    env = dict(
-        os.environ,
-        ANSIBLE_ROLES_PATH=os.path.join(REPO, "roles"),
-        ANSIBLE_HOST_KEY_CHECKING="False",
-        ANSIBLE_RETRY_FILES_ENABLED="False",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCAL_TEMP=os.path.join(work_dir, "ansible-tmp"),
-        ANSIBLE_FORCE_COLOR="0",
-        **zuul_plugin_env(work_dir),
+    extra_env, env = (
+        env,
+        dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=os.path.join(REPO, "roles"),
+            ANSIBLE_HOST_KEY_CHECKING="False",
+            ANSIBLE_RETRY_FILES_ENABLED="False",
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCAL_TEMP=os.path.join(work_dir, "ansible-tmp"),
+            ANSIBLE_FORCE_COLOR="0",
+            **zuul_plugin_env(work_dir),
+        ),
     )
+    env.update(extra_env or {})
     argv = [
         ansible_playbook_bin(),
         "-i",
