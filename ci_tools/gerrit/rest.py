@@ -183,7 +183,11 @@ class Handler(BaseHTTPRequestHandler):
             if account is None:
                 return self._challenge()
         self.gerrit.set_request_account(account)
-        git = GIT_PATH_RE.match(urllib.parse.unquote(path))
+        # /p/<project> is Gerrit's older git URL, still gertty's default.
+        git_path = urllib.parse.unquote(path)
+        git = GIT_PATH_RE.match(
+            git_path.removeprefix("/p") if git_path.startswith("/p/") else git_path
+        )
         if git and self.gerrit.store.project(git.group("project")):
             return self._git(git.group("project"), git.group("rest"), qs, account)
         if self.command not in ("GET", "HEAD") and account is None:
