@@ -286,6 +286,10 @@ class GerritEmulator:
             conn["password"] = self._passwords[user]
         return conn
 
+    def password(self, username):
+        """The HTTP password of an account this fixture created or was given."""
+        return self._passwords[username]
+
     def _password(self, username):
         return self._passwords.setdefault(username, secrets.token_hex(12))
 

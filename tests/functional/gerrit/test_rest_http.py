@@ -185,3 +185,67 @@ class TestGitOverHTTP(RestTestCase):
         proc = self.git("push", "origin", "HEAD:refs/heads/master", cwd=repo, check=False)
         self.assertNotEqual(0, proc.returncode)
         self.assertIn("prohibited by Gerrit", proc.stderr)
+
+
+class TestSubmitAndBranchUpdates(RestTestCase):
+    def test_submit_emits_change_merged_and_ref_updated(self):
+        client = self.stream()[0]
+        admin = HTTPBasicAuth("admin", self.gerrit.password("admin"))
+        number, _, sha = self.gerrit.push_change("demo", "master", {"m.py": "1\n"}, "Merge me")
+        old = self.get("projects/demo/branches/master")["revision"]
+        # The CI account may not submit a change that lacks its approvals.
+        self.assertIn("submit requirement", self.post(f"a/changes/{number}/submit", {}, status=409))
+        merged = self.post(f"a/changes/{number}/submit", {}, auth=admin)
+        self.assertEqual("MERGED", merged["status"])
+        event = client.next_event("change-merged")
+        self.assertEqual(
+            (number, "admin", sha),
+            (event["change"]["number"], event["submitter"]["username"], event["newRev"]),
+        )
+        event = client.next_event("ref-updated")
+        self.assertEqual(
+            {"oldRev": old, "newRev": sha, "refName": "refs/heads/master", "project": "demo"},
+            event["refUpdate"],
+        )
+        self.assertEqual(sha, self.get("projects/demo/branches/master")["revision"])
+        self.assertEqual([], self.get("changes/?q=status:open"))
+        self.post(f"a/changes/{number}/submit", {}, auth=admin, status=409)
+
+        # gerrit review --submit over SSH on a second change: a merge on the moved branch.
+        second, ps, _ = self.gerrit.push_change("demo", "master", {"n.py": "2\n"}, "Second")
+        proc = self.ssh(
+            "gerrit",
+            "review",
+            "--code-review",
+            "2",
+            "--verified",
+            "1",
+            "--workflow",
+            "1",
+            "--submit",
+            f"{second},{ps}",
+        )
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual(second, client.next_event("change-merged")["change"]["number"])
+        self.assertEqual("MERGED", self.get(f"changes/{second}")["status"])
+
+    def test_admin_branch_push_emits_ref_updated(self):
+        client = self.stream()[0]
+        repo = os.path.join(self.work, "direct")
+        self.git("clone", "-q", self.ssh_url(), repo, env=self.git_ssh_env())
+        self.git("commit", "-q", "--allow-empty", "-m", "Direct", cwd=repo)
+        self.git(
+            "push",
+            "-q",
+            "origin",
+            "HEAD:refs/heads/stable/2025.1",
+            cwd=repo,
+            env=self.git_ssh_env(),
+        )
+        event = client.next_event("ref-updated")
+        self.assertEqual(
+            ("refs/heads/stable/2025.1", "0" * 40),
+            (event["refUpdate"]["refName"], event["refUpdate"]["oldRev"]),
+        )
+        branches = [b["ref"] for b in self.get("projects/demo/branches/")]
+        self.assertIn("refs/heads/stable/2025.1", branches)
