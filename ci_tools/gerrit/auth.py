@@ -43,8 +43,9 @@ class Authenticator:
             f'nonce="{self._nonce()}", algorithm=MD5'
         )
 
-    def authenticate(self, header, method):
-        """The account for an Authorization header, or None."""
+    def authenticate(self, header, method, uri=None):
+        """The account for an Authorization header, or None; a digest answer must
+        be for ``uri`` (the request target), so it cannot be replayed elsewhere."""
         if not header:
             return None
         scheme, _, rest = header.partition(" ")
@@ -62,16 +63,18 @@ class Authenticator:
                 return account
             return None
         if scheme.lower() == "digest":
-            return self._digest(rest, method)
+            return self._digest(rest, method, uri)
         return None
 
-    def _digest(self, rest, method):
+    def _digest(self, rest, method, uri):
         fields = {
             key: quoted or bare
             for key, quoted, bare in re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]*))', rest)
         }
         needed = ("username", "realm", "nonce", "uri", "response")
         if not all(k in fields for k in needed) or not self._nonce_ok(fields["nonce"]):
+            return None
+        if uri is not None and fields["uri"] != uri:
             return None
         account = self.store.account_by_username(fields["username"])
         if not account or not account["http_password"]:

@@ -134,7 +134,9 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _account(self):
-        return self.server.auth.authenticate(self.headers.get("Authorization"), self.command)
+        return self.server.auth.authenticate(
+            self.headers.get("Authorization"), self.command, self.path
+        )
 
     def do_GET(self):
         self._dispatch()
@@ -459,8 +461,12 @@ class Handler(BaseHTTPRequestHandler):
             account = self._admin_account(body)
             change = g.find_change(body["change"]) if body.get("change") else None
             files = body.get("files") or {}
-            if not isinstance(files, dict):
-                raise HTTPError(400, "files must be an object of path -> text")
+            if not isinstance(files, dict) or not all(
+                isinstance(v, str) or v is None for v in files.values()
+            ):
+                raise HTTPError(400, "files must be an object of path -> text (or null)")
+            if not change and not body.get("project"):
+                raise HTTPError(400, "project is required for a new change")
             result = g.upload_files(
                 body.get("project") or (change and change["project"]),
                 body.get("branch", "master"),

@@ -151,6 +151,28 @@ class TestAdminCLI(EmulatorTestCase):
         self.assertEqual(4, code)
         self.assertIn("Project not found: nosuch", err)
 
+    def test_fault_and_events_commands(self):
+        data = self.gerrit.data_dir
+        code, out, err = self.cli("fault", "--data-dir", data, "--fail", "503", "--calls", "1")
+        self.assertEqual(0, code, err)
+        self.assertEqual((1, 503), (json.loads(out)["fail_calls"], json.loads(out)["fail_status"]))
+        url = f"{self.gerrit.url}/config/server/version"
+        self.assertEqual([503, 200], [requests.get(url, timeout=10).status_code for _ in "ab"])
+        code, _, err = self.cli("fault", "--data-dir", data, "--fail", "200")
+        self.assertEqual(
+            (2, "ci-tools: error: --fail takes an HTTP error status (400-599)\n"), (code, err)
+        )
+        code, out, _ = self.cli("fault", "--data-dir", data, "--pause-events")
+        self.assertTrue(json.loads(out)["paused"])
+        code, out, _ = self.cli("fault", "--data-dir", data, "--resume-events")
+        self.assertFalse(json.loads(out)["paused"])
+
+        self.gerrit.push_change("demo", "master", {}, "Seen in history")
+        code, out, _ = self.cli("events", "--data-dir", data)
+        events = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(["patchset-created"], [e["type"] for e in events])
+        self.assertEqual("Seen in history", events[0]["change"]["subject"])
+
 
 class TestRestartKeepsState(EmulatorTestCase):
     def test_changes_comments_votes_and_events_survive_restart(self):

@@ -143,3 +143,25 @@ class TestQueryGrammar(testtools.TestCase):
         )
         self.assertRaises(query.QueryError, query.compile_query, "(change:7")
         self.assertRaises(query.QueryError, query.compile_query, "message:{open")
+
+
+class TestDigestReplay(testtools.TestCase):
+    def test_answer_for_another_uri_is_refused(self):
+        store = Store(self.useFixture(fixtures.TempDir()).path)
+        self.addCleanup(store.close)
+        store.add_account("ci", http_password="pw")
+        auth = Authenticator(store)
+        nonce = auth.challenge().split('nonce="')[1].split('"')[0]
+
+        def md5(s):
+            return hashlib.md5(s.encode()).hexdigest()
+
+        uri = "/a/accounts/self"
+        resp = md5(f"{md5(f'ci:{REALM}:pw')}:{nonce}:{md5(f'GET:{uri}')}")
+        header = (
+            f'Digest username="ci", realm="{REALM}", nonce="{nonce}", uri="{uri}", '
+            f'response="{resp}"'
+        )
+        self.assertEqual("ci", auth.authenticate(header, "GET", uri)["username"])
+        self.assertIsNone(auth.authenticate(header, "GET", "/a/changes/1/submit"))
+        self.assertIsNone(auth.authenticate(header, "POST", uri))
