@@ -133,7 +133,7 @@ class Replication:
     def _group(self, name):
         group = self.rstate["groups"].get(name)
         if group is None:
-            raise not_found("replication group", name)
+            raise not_found("group", name)
         return group
 
     def get_group(self, name):
@@ -144,7 +144,7 @@ class Replication:
         with self.array.lock:
             name = _check_name("replication group", body.get("name"))
             if name in self.rstate["groups"]:
-                raise exists("replication group", name)
+                raise exists("group", name)
             interval = body.get("interval_s", 60)
             if not isinstance(interval, int) or interval < 1:
                 raise invalid("interval_s must be a positive integer")

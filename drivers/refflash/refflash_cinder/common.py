@@ -1,0 +1,539 @@
+"""What the refflash iSCSI and FC drivers share: volumes, snapshots, stats, replication.
+
+Array errors become the Cinder exceptions the volume manager acts on, with
+the array's code in the message; an operation that needs more than one array
+call undoes what it did when a later call fails, so a failed request leaves
+nothing half-created on the array (the array's audit log shows the undo).
+"""
+
+import math
+
+from cinder import exception
+from cinder.i18n import _
+from cinder.volume import driver, volume_utils
+from cinder.volume.drivers.san import san
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from refflash_cinder.client import ArrayAPIError, ArrayUnreachable, RefFlashClient
+
+LOG = logging.getLogger(__name__)
+GIB = 1024**3
+
+refflash_opts = [
+    cfg.StrOpt("refflash_pool", default="pool-a", help="Array pool the backend uses."),
+    cfg.StrOpt("refflash_api_scheme", default="http", choices=["http", "https"],
+               help="Scheme of the array's REST API (san_ip and san_api_port give the rest)."),
+    cfg.IntOpt("refflash_api_timeout", default=30, min=1,
+               help="Seconds to wait for one REST call before the array counts as down."),
+    cfg.IntOpt("refflash_api_retries", default=2, min=0,
+               help="Retries of read-only calls that got no answer."),
+    cfg.StrOpt("refflash_replication_group", default="cinder",
+               help="Array volume group that holds this backend's replicated volumes."),
+    cfg.IntOpt("refflash_replication_interval", default=60, min=1,
+               help="Seconds between async replication syncs of the group."),
+]  # fmt: skip
+
+CONF = cfg.CONF
+CONF.register_opts(refflash_opts, group="backend_defaults")
+
+QOS_KEYS = {"maxIOPS": "max_iops", "maxMBps": "max_mbps"}
+
+
+def _api_url(scheme, ip, port):
+    return f"{scheme}://{ip}:{port}" if port else f"{scheme}://{ip}"
+
+
+class RefFlashBaseDriver(driver.VolumeDriver):
+    """Everything but the connection protocol; subclasses add iSCSI or FC."""
+
+    VERSION = "1.0.0"
+    VENDOR = "refflash"
+    CI_WIKI_NAME = "RefFlash_CI"
+    SUPPORTS_ACTIVE_ACTIVE = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.configuration.append_config_values(san.san_opts)
+        self.configuration.append_config_values(refflash_opts)
+        self._active_backend_id = kwargs.get("active_backend_id")
+        self._primary = None
+        self._target = None  # (backend_id, client) of the replication target
+        self.client = None
+        self._stats = {}
+
+    @staticmethod
+    def get_driver_options():
+        return refflash_opts + [
+            o for o in san.san_opts
+            if o.name in ("san_ip", "san_login", "san_password", "san_api_port")
+        ]  # fmt: skip
+
+    # -- setup ----------------------------------------------------------------
+
+    def _client(self, ip, port, login, password):
+        return RefFlashClient(
+            _api_url(self.configuration.refflash_api_scheme, ip, port),
+            login,
+            password,
+            timeout=self.configuration.refflash_api_timeout,
+            retries=self.configuration.refflash_api_retries,
+            verify=self.configuration.safe_get("driver_ssl_cert_verify") or False,
+        )
+
+    def do_setup(self, context):
+        conf = self.configuration
+        for key in ("san_ip", "san_login", "san_password"):
+            if not conf.safe_get(key):
+                raise exception.InvalidConfigurationValue(option=key, value=None)
+        self._primary = self._client(
+            conf.san_ip, conf.safe_get("san_api_port"), conf.san_login, conf.san_password
+        )
+        devices = conf.safe_get("replication_device") or []
+        if len(devices) > 1:
+            raise exception.InvalidConfigurationValue(
+                option="replication_device", value=f"{len(devices)} targets (one is supported)"
+            )
+        if devices:
+            dev = devices[0]
+            missing = [k for k in ("backend_id", "san_ip", "san_login", "san_password")
+                       if not dev.get(k)]  # fmt: skip
+            if missing:
+                raise exception.InvalidConfigurationValue(
+                    option="replication_device", value=f"missing {', '.join(missing)}"
+                )
+            self._target = (
+                dev["backend_id"],
+                self._client(
+                    dev["san_ip"], dev.get("san_api_port"), dev["san_login"], dev["san_password"]
+                ),  # fmt: skip
+            )
+        failed_over = self._target and self._active_backend_id == self._target[0]
+        self.client = self._target[1] if failed_over else self._primary
+        self._call(self.client.login)
+        if self._target and not failed_over:
+            self._setup_replication()
+
+    def _setup_replication(self):
+        """Pair the arrays both ways and make sure the group exists on the primary."""
+        target_id, target = self._target
+        group = self.configuration.refflash_replication_group
+        try:
+            self._primary.set_peer(target.url, target.username, target._password)
+            target.set_peer(self._primary.url, self._primary.username, self._primary._password)
+            try:
+                self._primary.replication_group(group)
+            except ArrayAPIError as exc:
+                if exc.status != 404:
+                    raise
+                self._primary.create_replication_group(
+                    group, self.configuration.refflash_replication_interval
+                )
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            raise exception.VolumeDriverException(
+                message=_("refflash replication setup with %(t)s failed: %(e)s")
+                % {"t": target_id, "e": exc}
+            ) from exc
+
+    def check_for_setup_error(self):
+        pool = self.configuration.refflash_pool
+        self._call(self.client.pool, pool, not_found=exception.InvalidConfigurationValue(
+            option="refflash_pool", value=pool))  # fmt: skip
+
+    # -- error translation ----------------------------------------------------
+
+    def _call(self, func, *args, not_found=None, **kwargs):
+        """Run one array call; array errors become Cinder exceptions."""
+        try:
+            return func(*args, **kwargs)
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            raise self._translate(exc, not_found) from exc
+
+    def _translate(self, exc, not_found=None):
+        if isinstance(exc, ArrayUnreachable):
+            return exception.VolumeBackendAPIException(data=str(exc))
+        if exc.status == 404 and not_found is not None:
+            return not_found
+        if exc.status in (401, 403):
+            return exception.VolumeBackendAPIException(
+                data=_("the array refused the credentials of %(u)s: %(c)s")
+                % {"u": self.configuration.san_login, "c": exc.code}
+            )
+        if exc.code == "pool.out_of_space":
+            return exception.VolumeBackendAPIException(
+                data=_("array pool is out of space: %s") % exc.message
+            )
+        return exception.VolumeBackendAPIException(data=str(exc))
+
+    # -- stats ----------------------------------------------------------------
+
+    def get_volume_stats(self, refresh=False):
+        if refresh or not self._stats:
+            self._update_volume_stats()
+        return self._stats
+
+    def _update_volume_stats(self):
+        conf = self.configuration
+        pool = self._call(self.client.pool, conf.refflash_pool)
+        ratio = volume_utils.get_max_over_subscription_ratio(
+            conf.max_over_subscription_ratio, supports_auto=True
+        )
+        backend = conf.safe_get("volume_backend_name") or self.__class__.__name__
+        pool_stats = {
+            "pool_name": conf.refflash_pool,
+            "total_capacity_gb": round(pool["capacity_bytes"] / GIB, 2),
+            "free_capacity_gb": round(pool["free_bytes"] / GIB, 2),
+            "provisioned_capacity_gb": round(pool["provisioned_bytes"] / GIB, 2),
+            "max_over_subscription_ratio": ratio,
+            "reserved_percentage": conf.reserved_percentage,
+            "thin_provisioning_support": True,
+            "thick_provisioning_support": False,
+            "QoS_support": True,
+            "multiattach": True,
+            "consistent_group_snapshot_enabled": False,
+            "replication_enabled": bool(self._target),
+        }
+        if self._target:
+            pool_stats.update(
+                replication_type=["async"],
+                replication_count=1,
+                replication_targets=[self._target[0]],
+            )
+        self._stats = {
+            "volume_backend_name": backend,
+            "vendor_name": self.VENDOR,
+            "driver_version": self.VERSION,
+            "storage_protocol": self.PROTOCOL,
+            "replication_enabled": bool(self._target),
+            "pools": [pool_stats],
+        }
+
+    # -- volumes --------------------------------------------------------------
+
+    def _qos(self, volume):
+        """QoS from the volume type: extra specs refflash:max_iops/max_mbps or qos specs."""
+        vtype = volume.volume_type if volume.volume_type_id else None
+        qos = {}
+        if vtype is None:
+            return qos
+        for key, value in (vtype.extra_specs or {}).items():
+            if key.startswith("refflash:") and key[9:] in ("max_iops", "max_mbps"):
+                qos[key[9:]] = value
+        if vtype.qos_specs_id:
+            from cinder.volume import volume_types
+
+            specs = volume_types.get_volume_type_qos_specs(vtype.id)["qos_specs"] or {}
+            if specs.get("consumer") in ("back-end", "both"):
+                for key, value in specs.get("specs", {}).items():
+                    if key in QOS_KEYS:
+                        qos[QOS_KEYS[key]] = value
+        try:
+            return {k: int(v) for k, v in qos.items()}
+        except ValueError as exc:
+            raise exception.InvalidVolumeType(
+                reason=f"refflash QoS must be integers: {qos}"
+            ) from exc
+
+    def _replicated(self, volume):
+        vtype = volume.volume_type if volume.volume_type_id else None
+        return bool(vtype and volume_utils.is_replicated_spec(vtype.extra_specs or {}))
+
+    def _finish_create(self, volume):
+        """Add a replicated volume to the group; undo the create if that fails."""
+        if not self._replicated(volume):
+            return None
+        if not self._target:
+            self._rollback_volume(volume.name)
+            raise exception.InvalidVolumeType(
+                reason=_("replication requested but no replication_device is configured")
+            )
+        try:
+            self._call(self.client.add_to_group,
+                       self.configuration.refflash_replication_group, volume.name)  # fmt: skip
+        except exception.VolumeBackendAPIException:
+            self._rollback_volume(volume.name)
+            raise
+        return {"replication_status": "enabled"}
+
+    def _rollback_volume(self, name):
+        try:
+            self.client.delete_volume(name)
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            LOG.error("refflash: could not undo creation of %s: %s", name, exc)
+
+    def create_volume(self, volume):
+        self._call(self.client.create_volume, volume.name, size_gb=volume.size,
+                   pool=self.configuration.refflash_pool, qos=self._qos(volume))  # fmt: skip
+        return self._finish_create(volume)
+
+    def create_volume_from_snapshot(self, volume, snapshot):
+        self._call(self.client.create_volume, volume.name, size_gb=volume.size,
+                   pool=self.configuration.refflash_pool, qos=self._qos(volume),
+                   source_snapshot=snapshot.name,
+                   not_found=exception.SnapshotNotFound(snapshot_id=snapshot.id))  # fmt: skip
+        return self._finish_create(volume)
+
+    def create_cloned_volume(self, volume, src_vref):
+        self._call(self.client.create_volume, volume.name, size_gb=volume.size,
+                   pool=self.configuration.refflash_pool, qos=self._qos(volume),
+                   source_volume=src_vref.name,
+                   not_found=exception.VolumeNotFound(volume_id=src_vref.id))  # fmt: skip
+        return self._finish_create(volume)
+
+    def delete_volume(self, volume):
+        try:
+            self.client.delete_volume(volume.name)
+        except ArrayAPIError as exc:
+            if exc.status == 404:
+                LOG.info("refflash: volume %s is already gone", volume.name)
+                return
+            if exc.code in ("volume.has_snapshots", "volume.mapped"):
+                raise exception.VolumeIsBusy(volume_name=volume.name) from exc
+            raise self._translate(exc) from exc
+        except ArrayUnreachable as exc:
+            raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+
+    def extend_volume(self, volume, new_size):
+        try:
+            self._call(self.client.update_volume, volume.name, size_gb=new_size,
+                       not_found=exception.VolumeNotFound(volume_id=volume.id))  # fmt: skip
+        except exception.VolumeBackendAPIException as exc:
+            raise exception.ExtendVolumeError(reason=exc.msg) from exc
+
+    def revert_to_snapshot(self, context, volume, snapshot):
+        self._call(self.client.revert_volume, volume.name, snapshot.name,
+                   not_found=exception.SnapshotNotFound(snapshot_id=snapshot.id))  # fmt: skip
+
+    def retype(self, context, volume, new_type, diff, host):
+        """QoS and replication changes happen in place; anything else needs migration."""
+        if volume_utils.extract_host(host["host"], "backend") != volume_utils.extract_host(
+            volume.host, "backend"
+        ):
+            return False
+        was = self._replicated(volume)
+        now = volume_utils.is_replicated_spec(new_type.get("extra_specs") or {})
+        if now and not self._target:
+            return False
+        qos = {}
+        for key, value in (new_type.get("extra_specs") or {}).items():
+            if key.startswith("refflash:") and key[9:] in ("max_iops", "max_mbps"):
+                qos[key[9:]] = int(value)
+        self._call(self.client.update_volume, volume.name, qos=qos)
+        group = self.configuration.refflash_replication_group
+        update = {}
+        if now and not was:
+            self._call(self.client.add_to_group, group, volume.name)
+            update["replication_status"] = "enabled"
+        elif was and not now:
+            self._call(self.client.remove_from_group, group, volume.name)
+            update["replication_status"] = "disabled"
+        return True, update
+
+    # -- snapshots ------------------------------------------------------------
+
+    def create_snapshot(self, snapshot):
+        self._call(self.client.create_snapshot, snapshot.name, snapshot.volume_name,
+                   not_found=exception.VolumeNotFound(volume_id=snapshot.volume_id))  # fmt: skip
+
+    def delete_snapshot(self, snapshot):
+        try:
+            self.client.delete_snapshot(snapshot.name)
+        except ArrayAPIError as exc:
+            if exc.status == 404:
+                LOG.info("refflash: snapshot %s is already gone", snapshot.name)
+                return
+            raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+        except ArrayUnreachable as exc:
+            raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+
+    # -- exports: masking happens in initialize_connection ---------------------
+
+    def create_export(self, context, volume, connector):
+        pass
+
+    def ensure_export(self, context, volume):
+        pass
+
+    def remove_export(self, context, volume):
+        pass
+
+    def _host_for(self, connector, iqns=(), wwpns=(), chap=False):
+        """The array host of this connector, created if needed; (name, created)."""
+        host = self._call(self.client.find_host, iqn=iqns[0] if iqns else None,
+                          wwpn=wwpns[0] if wwpns else None)  # fmt: skip
+        if host:
+            if chap and not host.get("chap"):
+                self._call(self.client.update_host, host["name"], chap=self._new_chap(host["name"]))
+            return host["name"], False
+        base = "".join(c if c.isalnum() or c in "-_." else "-" for c in connector["host"])
+        name = f"{base[:40]}-{volume_utils.generate_password(6, '0123456789abcdef')}"
+        self._call(self.client.create_host, name, iqns=iqns, wwpns=wwpns,
+                   chap=self._new_chap(name) if chap else None)  # fmt: skip
+        return name, True
+
+    @staticmethod
+    def _new_chap(host_name):
+        return {"username": host_name[:60], "secret": volume_utils.generate_password(16)}
+
+    def _map(self, volume, connector, **host_args):
+        """Map the volume to the connector's host; undo a new host if mapping fails."""
+        host, created = self._host_for(connector, **host_args)
+        try:
+            missing = exception.VolumeNotFound(volume_id=volume.id)
+            mapping = self._call(self.client.map, volume.name, host, not_found=missing)
+        except Exception:
+            if created:
+                try:
+                    self.client.delete_host(host)
+                except (ArrayAPIError, ArrayUnreachable) as exc:
+                    LOG.error("refflash: could not undo creation of host %s: %s", host, exc)
+            raise
+        return host, mapping["lun"]
+
+    def _unmap(self, volume, connector, **host_args):
+        """Unmap from the connector's host (or from every host); drop hosts left empty.
+
+        Returns the names of hosts that were removed (no volumes left).
+        """
+        if connector is None:  # force detach: every mapping of the volume goes
+            hosts = [m["host"] for m in self._call(self.client.mappings, volume=volume.name)
+                     if m.get("host")]  # fmt: skip
+        else:
+            host = self._call(self.client.find_host, iqn=(host_args.get("iqns") or [None])[0],
+                              wwpn=(host_args.get("wwpns") or [None])[0])  # fmt: skip
+            hosts = [host["name"]] if host else []
+        emptied = []
+        for host in hosts:
+            try:
+                self.client.unmap(volume.name, host)
+            except ArrayAPIError as exc:
+                if exc.status != 404:
+                    raise self._translate(exc) from exc
+            except ArrayUnreachable as exc:
+                raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+            if not self._call(self.client.mappings, host=host):
+                self._call(self.client.delete_host, host)
+                emptied.append(host)
+        return emptied
+
+    # -- manage / unmanage ----------------------------------------------------
+
+    def _existing(self, getter, existing_ref):
+        name = existing_ref.get("source-name")
+        if not name:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref, reason=_("source-name is required")
+            )
+        try:
+            return getter(name)
+        except ArrayAPIError as exc:
+            if exc.status == 404:
+                raise exception.ManageExistingInvalidReference(
+                    existing_ref=existing_ref, reason=_("no such object on the array")
+                ) from exc
+            raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+        except ArrayUnreachable as exc:
+            raise exception.VolumeBackendAPIException(data=str(exc)) from exc
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        vol = self._existing(self.client.volume, existing_ref)
+        return int(math.ceil(vol["size_bytes"] / GIB))
+
+    def manage_existing(self, volume, existing_ref):
+        vol = self._existing(self.client.volume, existing_ref)
+        if vol["mappings"]:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref, reason=_("the volume is mapped to a host; unmap it")
+            )
+        size_gb = int(math.ceil(vol["size_bytes"] / GIB))
+        changes = {"name": volume.name}
+        if size_gb * GIB != vol["size_bytes"]:
+            changes["size_gb"] = size_gb  # Cinder counts whole GiB
+        self._call(self.client.update_volume, vol["name"], **changes)
+        return None
+
+    def unmanage(self, volume):
+        self._call(self.client.update_volume, volume.name, name=f"unmanaged-{volume.name}",
+                   not_found=exception.VolumeNotFound(volume_id=volume.id))  # fmt: skip
+
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        snap = self._existing(self.client.snapshot, existing_ref)
+        return int(math.ceil(snap["size_bytes"] / GIB))
+
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        snap = self._existing(self.client.snapshot, existing_ref)
+        if snap["volume"] != snapshot.volume_name:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason=_("the snapshot belongs to %s, not this volume") % snap["volume"],
+            )
+        self._call(self.client.rename_snapshot, snap["name"], snapshot.name)
+        return None
+
+    def unmanage_snapshot(self, snapshot):
+        self._call(self.client.rename_snapshot, snapshot.name, f"unmanaged-{snapshot.name}",
+                   not_found=exception.SnapshotNotFound(snapshot_id=snapshot.id))  # fmt: skip
+
+    # -- replication ----------------------------------------------------------
+
+    def failover_host(self, context, volumes, secondary_id=None, groups=None):
+        if not self._target:
+            raise exception.InvalidReplicationTarget(reason=_("no replication_device configured"))
+        target_id, target = self._target
+        group = self.configuration.refflash_replication_group
+        if secondary_id == "default":
+            return self._failback(volumes, group)
+        if secondary_id not in (None, target_id):
+            raise exception.InvalidReplicationTarget(
+                reason=_("unknown target %(s)s; configured: %(t)s") % {"s": secondary_id,
+                                                                        "t": target_id}
+            )  # fmt: skip
+        if self.client is target:
+            raise exception.InvalidReplicationTarget(reason=_("already failed over"))
+        try:  # last sync while the primary still answers; in a disaster it will not
+            self._primary.group_action(group, "sync")
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            LOG.warning("refflash: final sync before failover failed (%s); the target has "
+                        "the data of the last completed sync", exc)  # fmt: skip
+        try:
+            promoted = target.group_action(group, "promote")
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            raise exception.UnableToFailOver(reason=str(exc)) from exc
+        self.client = target
+        self._active_backend_id = target_id
+        members = set(promoted["volumes"])
+        updates = []
+        for vol in volumes:
+            if vol.name in members:
+                updates.append({"volume_id": vol.id,
+                                "updates": {"replication_status": "failed-over"}})  # fmt: skip
+            else:
+                updates.append({"volume_id": vol.id, "updates": {"status": "error"}})
+        return target_id, updates, []
+
+    def _failback(self, volumes, group):
+        target_id, target = self._target
+        if self.client is self._primary:
+            raise exception.InvalidReplicationTarget(reason=_("not failed over"))
+        try:
+            self._primary.group_action(group, "demote")
+            target.group_action(group, "sync")
+            target.group_action(group, "demote")
+            promoted = self._primary.group_action(group, "promote")
+        except (ArrayAPIError, ArrayUnreachable) as exc:
+            raise exception.UnableToFailOver(reason=f"failback: {exc}") from exc
+        self.client = self._primary
+        self._active_backend_id = None
+        members = set(promoted["volumes"])
+        updates = [
+            {"volume_id": v.id, "updates": {"replication_status": "enabled"}}
+            for v in volumes
+            if v.name in members
+        ]
+        return "default", updates, []
+
+    def failover(self, context, volumes, secondary_id=None, groups=None):
+        return self.failover_host(context, volumes, secondary_id, groups)
+
+    def failover_completed(self, context, active_backend_id=None):
+        pass

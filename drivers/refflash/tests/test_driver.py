@@ -1,0 +1,412 @@
+"""The refflash drivers, method by method, against real refflash array processes.
+
+Runs in the Cinder venv (tools/setup-cinder.sh) with the kit's repo on
+PYTHONPATH, which provides the array fixture: two arrays (primary and
+replication target) are started once for the module, no responses are mocked.
+Volumes and snapshots are real cinder versioned objects, never saved to a database.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+from cinder import context as cinder_context
+from cinder import exception, objects
+from cinder.volume import configuration
+from oslo_config import cfg
+
+from ci_tools.array.fixture import ArrayFixture
+
+objects.register_all()  # as cinder-volume does before it loads a driver
+
+from refflash_cinder import common  # noqa: E402
+from refflash_cinder.fc import RefFlashFCDriver  # noqa: E402
+from refflash_cinder.iscsi import RefFlashISCSIDriver  # noqa: E402
+
+CONF = cfg.CONF
+GIB = 1024**3
+ARRAYS = {}
+
+
+def setUpModule():
+    CONF([], project="cinder", default_config_files=[])
+    ARRAYS["tmp"] = tempfile.mkdtemp(prefix="refflash-driver-")
+    for name in ("primary", "secondary"):
+        # the primary exports over iSCSI (its tgtd reports the portals); the DR side
+        # only needs its REST API here
+        ARRAYS[name] = ArrayFixture(
+            os.path.join(ARRAYS["tmp"], name), name=name, iscsi=name == "primary"
+        )
+        ARRAYS[name].start()
+
+
+def tearDownModule():
+    for name in ("primary", "secondary"):
+        if name in ARRAYS:
+            ARRAYS[name].stop()
+    shutil.rmtree(ARRAYS["tmp"], ignore_errors=True)
+
+
+def volume_obj(ctx, **fields):
+    fields.setdefault("volume_type_id", None)
+    fields.setdefault("host", "node@refflash#pool-a")
+    return objects.Volume(context=ctx, status="creating", _name_id=None, **fields)
+
+
+def make_config(group, array, **overrides):
+    conf = configuration.Configuration(common.refflash_opts, config_group=group)
+    from cinder.volume import driver as base_driver
+    from cinder.volume.drivers.san import san
+
+    conf.append_config_values(base_driver.volume_opts)
+    conf.append_config_values(san.san_opts)
+    port = array.url.rsplit(":", 1)[1]
+    values = {
+        "san_ip": "127.0.0.1",
+        "san_api_port": int(port),
+        "san_login": array.username,
+        "san_password": array.password,
+        "volume_backend_name": group,
+        "max_over_subscription_ratio": "20.0",
+        "use_chap_auth": True,
+        "refflash_api_timeout": 5,
+        "refflash_api_retries": 1,
+        **overrides,
+    }
+    for key, value in values.items():
+        CONF.set_override(key, value, group=group)
+    return conf
+
+
+class DriverTestBase(unittest.TestCase):
+    driver_class = RefFlashISCSIDriver
+    overrides = {}
+
+    def setUp(self):
+        self.ctx = cinder_context.get_admin_context()
+        self.group = f"refflash-{uuid.uuid4().hex[:8]}"
+        self.primary = ARRAYS["primary"]
+        self.api = self.primary.session()
+        self.conf = make_config(self.group, self.primary, **self.overrides)
+        self.driver = self.driver_class(configuration=self.conf, host=f"node@{self.group}")
+        self.driver.do_setup(self.ctx)
+        self.driver.check_for_setup_error()
+        self.addCleanup(self.api.delete, self.primary.url + "/api/v1/admin/faults")
+
+    def get(self, path, array=None):
+        array = array or self.primary
+        session = self.api if array is self.primary else array.session()
+        return session.get(array.url + "/api/v1" + path, timeout=10)
+
+    def on_array(self, name, array=None):
+        r = self.get(f"/volumes/{name}", array)
+        return r.json() if r.status_code == 200 else None
+
+    def volume(self, size=1, extra_specs=None, **kw):
+        vol_id = str(uuid.uuid4())
+        updates = {"id": vol_id, "size": size, "host": f"node@{self.group}#pool-a", **kw}
+        vol = volume_obj(self.ctx, **updates)
+        if extra_specs is not None:
+            vtype = objects.VolumeType(context=self.ctx, id=str(uuid.uuid4()),
+                                       extra_specs=extra_specs, qos_specs_id=None)  # fmt: skip
+            vol.volume_type_id = vtype.id
+            vol.volume_type = vtype
+        return vol
+
+    def created_volume(self, size=1, **kw):
+        vol = self.volume(size, **kw)
+        self.driver.create_volume(vol)
+        self.addCleanup(self._force_delete, vol.name)
+        return vol
+
+    def _force_delete(self, name):
+        for m in self.api.get(self.primary.url + "/api/v1/mappings",
+                              params={"volume": name}).json() or []:  # fmt: skip
+            self.api.delete(self.primary.url + "/api/v1/mappings",
+                            params={"volume": name, "host": m["host"]})  # fmt: skip
+        self.api.delete(self.primary.url + f"/api/v1/volumes/{name}", params={"cascade": "true"})
+
+    def snapshot(self, vol):
+        snap = objects.Snapshot(context=self.ctx, id=str(uuid.uuid4()), volume_id=vol.id,
+                                volume_size=vol.size)  # fmt: skip
+        snap.volume = vol
+        return snap
+
+    def fault(self, **body):
+        r = self.api.post(self.primary.url + "/api/v1/admin/faults", json=body)
+        r.raise_for_status()
+
+    def audit(self, since):
+        return [
+            (e["op"], e["object"], e["status"])
+            for e in self.get("/audit").json()
+            if e["ts"] >= since and not e["op"].endswith((".get", ".list")) and e["op"] not in (
+                "auth.login", "admin.faults_set", "admin.faults_clear", "host.connection")
+        ]  # fmt: skip
+
+
+class VolumeTest(DriverTestBase):
+    def test_stats_report_thin_provisioning_and_oversubscription(self):
+        self.created_volume(size=3)
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual("iSCSI", stats["storage_protocol"])
+        self.assertEqual("refflash", stats["vendor_name"])
+        pool = stats["pools"][0]
+        self.assertEqual("pool-a", pool["pool_name"])
+        self.assertEqual(100.0, pool["total_capacity_gb"])
+        self.assertGreaterEqual(pool["provisioned_capacity_gb"], 3)
+        self.assertEqual(20.0, pool["max_over_subscription_ratio"])
+        self.assertTrue(pool["thin_provisioning_support"])
+        self.assertFalse(pool["thick_provisioning_support"])
+        self.assertFalse(pool["replication_enabled"])
+
+    def test_create_extend_delete(self):
+        vol = self.created_volume(size=1)
+        self.assertEqual(GIB, self.on_array(vol.name)["size_bytes"])
+        self.driver.extend_volume(vol, 3)
+        self.assertEqual(3 * GIB, self.on_array(vol.name)["size_bytes"])
+        self.driver.delete_volume(vol)
+        self.assertIsNone(self.on_array(vol.name))
+        self.driver.delete_volume(vol)  # already gone: fine, as Cinder expects
+
+    def test_qos_from_extra_specs(self):
+        vol = self.volume(extra_specs={"refflash:max_iops": "500"})
+        self.driver.create_volume(vol)
+        self.addCleanup(self._force_delete, vol.name)
+        self.assertEqual({"max_iops": 500}, self.on_array(vol.name)["qos"])
+
+    def test_snapshot_clone_and_volume_from_snapshot(self):
+        vol = self.created_volume(size=1)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        self.assertEqual(vol.name, self.get(f"/snapshots/{snap.name}").json()["volume"])
+        from_snap = self.volume(size=2)
+        self.driver.create_volume_from_snapshot(from_snap, snap)
+        self.addCleanup(self._force_delete, from_snap.name)
+        self.assertEqual(2 * GIB, self.on_array(from_snap.name)["size_bytes"])
+        self.assertEqual(snap.name, self.on_array(from_snap.name)["source"]["snapshot"])
+        clone = self.volume(size=1)
+        self.driver.create_cloned_volume(clone, vol)
+        self.addCleanup(self._force_delete, clone.name)
+        self.assertEqual(vol.name, self.on_array(clone.name)["source"]["volume"])
+        self.assertRaises(exception.VolumeIsBusy, self.driver.delete_volume, vol)
+        self.driver.revert_to_snapshot(self.ctx, vol, snap)
+        self.driver.delete_snapshot(snap)
+        self.assertEqual(404, self.get(f"/snapshots/{snap.name}").status_code)
+        self.driver.delete_snapshot(snap)  # idempotent
+        missing = self.snapshot(vol)
+        self.assertRaises(exception.SnapshotNotFound, self.driver.create_volume_from_snapshot,
+                          self.volume(), missing)  # fmt: skip
+
+    def test_manage_and_unmanage(self):
+        api = self.primary.url + "/api/v1"
+        self.api.post(api + "/volumes", json={"name": "legacy-data", "size_gb": 1.5})
+        self.addCleanup(self._force_delete, "legacy-data")
+        vol = self.volume(size=2)
+        ref = {"source-name": "legacy-data"}
+        self.assertEqual(2, self.driver.manage_existing_get_size(vol, ref))
+        self.driver.manage_existing(vol, ref)
+        self.addCleanup(self._force_delete, vol.name)
+        self.assertEqual(2 * GIB, self.on_array(vol.name)["size_bytes"])
+        self.assertRaises(
+            exception.ManageExistingInvalidReference,
+            self.driver.manage_existing,
+            self.volume(),
+            {"source-name": "nope"},
+        )
+        self.driver.unmanage(vol)
+        self.addCleanup(self._force_delete, f"unmanaged-{vol.name}")
+        self.assertIsNotNone(self.on_array(f"unmanaged-{vol.name}"))
+        self.assertIsNone(self.on_array(vol.name))
+
+    def test_manage_and_unmanage_snapshot(self):
+        vol = self.created_volume()
+        self.api.post(self.primary.url + "/api/v1/snapshots",
+                      json={"name": "old-snap", "volume": vol.name})  # fmt: skip
+        snap = self.snapshot(vol)
+        ref = {"source-name": "old-snap"}
+        self.assertEqual(1, self.driver.manage_existing_snapshot_get_size(snap, ref))
+        self.driver.manage_existing_snapshot(snap, ref)
+        self.assertEqual(200, self.get(f"/snapshots/{snap.name}").status_code)
+        self.driver.unmanage_snapshot(snap)
+        self.assertEqual(200, self.get(f"/snapshots/unmanaged-{snap.name}").status_code)
+
+    def test_retype_changes_qos_in_place(self):
+        vol = self.created_volume()
+        new_type = {"extra_specs": {"refflash:max_mbps": "200"}}
+        result = self.driver.retype(self.ctx, vol, new_type, {}, {"host": vol.host})
+        self.assertEqual((True, {}), result)
+        self.assertEqual({"max_mbps": 200}, self.on_array(vol.name)["qos"])
+        other = {"host": "elsewhere@other#pool"}
+        self.assertFalse(self.driver.retype(self.ctx, vol, new_type, {}, other))
+
+
+class ISCSIConnectionTest(DriverTestBase):
+    connector = {"host": "compute-1", "initiator": "iqn.1994-05.com.example:compute-1"}
+
+    def test_initialize_connection_gives_chap_and_all_portals(self):
+        vol = self.created_volume()
+        info = self.driver.initialize_connection(vol, self.connector)
+        data = info["data"]
+        self.assertEqual("iscsi", info["driver_volume_type"])
+        self.assertEqual("CHAP", data["auth_method"])
+        self.assertEqual(16, len(data["auth_password"]))
+        host = self.api.get(self.primary.url + "/api/v1/hosts",
+                            params={"iqn": self.connector["initiator"]}).json()[0]  # fmt: skip
+        self.assertEqual(data["target_iqn"], host["target_iqn"])
+        self.assertEqual(host["chap"]["username"], data["auth_username"])
+        self.assertEqual(1, data["target_lun"])
+        # both controllers' portals, for multipath
+        self.assertEqual(self.primary.iscsi_portals, data["target_portals"])
+        self.assertEqual([data["target_iqn"]] * 2, data["target_iqns"])
+        self.assertEqual(self.primary.iscsi_portals[0], data["target_portal"])
+        self.driver.terminate_connection(vol, self.connector)
+        self.assertEqual([], self.get("/hosts").json())  # host removed with its last volume
+
+    def test_portals_follow_controllers(self):
+        vol = self.created_volume()
+        self.api.post(self.primary.url + "/api/v1/admin/controllers/ct0",
+                      json={"state": "offline"})  # fmt: skip
+        self.addCleanup(self.api.post, self.primary.url + "/api/v1/admin/controllers/ct0",
+                        json={"state": "online"})  # fmt: skip
+        data = self.driver.initialize_connection(vol, self.connector)["data"]
+        self.assertEqual(self.primary.iscsi_portals[1:], data["target_portals"])
+        self.driver.terminate_connection(vol, self.connector)
+
+    def test_force_detach_without_connector(self):
+        vol = self.created_volume()
+        self.driver.initialize_connection(vol, self.connector)
+        self.driver.terminate_connection(vol, None)
+        self.assertEqual([], self.on_array(vol.name)["mappings"])
+
+
+class FCConnectionTest(DriverTestBase):
+    driver_class = RefFlashFCDriver
+    connector = {"host": "compute-2", "wwpns": ["10000090FA0B1C2D", "10000090fa0b1c2e"]}
+
+    def test_initialize_connection_gives_initiator_target_map(self):
+        vol = self.created_volume()
+        info = self.driver.initialize_connection(vol, self.connector)
+        self.assertEqual("fibre_channel", info["driver_volume_type"])
+        data = info["data"]
+        ports = self.get("/fc/fabric").json()["ports"]
+        self.assertEqual([p["wwpn"] for p in ports], data["target_wwn"])
+        self.assertEqual({"10000090fa0b1c2d", "10000090fa0b1c2e"},
+                         set(data["initiator_target_map"]))  # fmt: skip
+        self.assertEqual("FC", self.driver.get_volume_stats(True)["storage_protocol"])
+        info = self.driver.terminate_connection(vol, self.connector)
+        # last volume of the host: the zone manager is told which zones to drop
+        self.assertEqual(data["initiator_target_map"], info["data"]["initiator_target_map"])
+
+
+class FaultTest(DriverTestBase):
+    overrides = {"refflash_api_timeout": 2}
+
+    def test_array_error_is_a_clear_cinder_error_and_nothing_is_left(self):
+        self.fault(op="volume.create", fail_next=1, status=503, code="array.busy")
+        vol = self.volume()
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            self.driver.create_volume(vol)
+        self.assertIn("array.busy", str(ctx.exception))
+        self.assertIsNone(self.on_array(vol.name))
+
+    def test_failed_mapping_rolls_back_the_new_host(self):
+        vol = self.created_volume()
+        since = time.time()
+        self.fault(op="mapping.create", fail_next=1)
+        connector = {"host": "compute-9", "initiator": "iqn.1994-05.com.example:compute-9"}
+        self.assertRaises(exception.VolumeBackendAPIException,
+                          self.driver.initialize_connection, vol, connector)  # fmt: skip
+        self.assertEqual([], self.get("/hosts").json())
+        ops = [(op, status) for op, _, status in self.audit(since)]
+        self.assertEqual([("host.create", 200), ("mapping.create", 500), ("host.delete", 200)],
+                         ops)  # fmt: skip
+
+    def test_out_of_space_is_reported(self):
+        vol = self.created_volume()
+        self.fault(op="snapshot.create", fail_next=1, status=507, code="pool.out_of_space")
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            self.driver.create_snapshot(self.snapshot(vol))
+        self.assertIn("out of space", str(ctx.exception))
+
+    def test_unreachable_and_slow_array(self):
+        vol = self.created_volume()
+        self.fault(unreachable_s=30)
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            self.driver.get_volume_stats(True)
+        self.assertIn("did not answer", str(ctx.exception))
+        self.api.delete(self.primary.url + "/api/v1/admin/faults")
+        self.fault(op="volume.update", latency_ms=3000)  # the driver's timeout is 2 s
+        with self.assertRaises(exception.ExtendVolumeError) as ctx:
+            self.driver.extend_volume(vol, 2)
+        self.assertIn("ReadTimeout", str(ctx.exception))
+
+    def test_wrong_password_is_named_and_not_leaked(self):
+        conf = make_config(self.group + "-bad", self.primary, san_password="not-the-password")
+        driver = RefFlashISCSIDriver(configuration=conf, host="node@bad")
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            driver.do_setup(self.ctx)
+        self.assertIn("refused the credentials", str(ctx.exception))
+        self.assertNotIn("not-the-password", str(ctx.exception))
+        self.api.post(self.primary.url + "/api/v1/admin/unlock", json={"username": "admin"})
+
+
+class ReplicationTest(DriverTestBase):
+    def setUp(self):
+        self.secondary = ARRAYS["secondary"]
+        s = self.secondary
+        self.overrides = {
+            "refflash_replication_group": f"g{uuid.uuid4().hex[:6]}",
+            "replication_device": [
+                f"backend_id:dr-site,san_ip:127.0.0.1,san_api_port:{s.url.rsplit(':', 1)[1]},"
+                f"san_login:{s.username},san_password:{s.password}"
+            ],
+        }
+        super().setUp()
+
+    def test_failover_and_failback(self):
+        pool = self.driver.get_volume_stats(True)["pools"][0]
+        self.assertTrue(pool["replication_enabled"])
+        self.assertEqual(["dr-site"], pool["replication_targets"])
+        rep = self.volume(extra_specs={"replication_enabled": "<is> True"})
+        self.assertEqual({"replication_status": "enabled"}, self.driver.create_volume(rep))
+        self.addCleanup(self._force_delete, rep.name)
+        plain = self.created_volume()
+        target_id, updates, _ = self.driver.failover_host(self.ctx, [rep, plain], "dr-site")
+        self.assertEqual("dr-site", target_id)
+        by_id = {u["volume_id"]: u["updates"] for u in updates}
+        self.assertEqual({"replication_status": "failed-over"}, by_id[rep.id])
+        self.assertEqual({"status": "error"}, by_id[plain.id])
+        on_dr = self.on_array(rep.name, self.secondary)
+        self.assertEqual("source", on_dr["replication"]["role"])
+        # the failed-over backend now works against the DR array
+        snap = self.snapshot(rep)
+        self.driver.create_snapshot(snap)
+        self.assertEqual([snap.name], self.on_array(rep.name, self.secondary)["snapshots"])
+        self.driver.delete_snapshot(snap)
+        target_id, updates, _ = self.driver.failover_host(self.ctx, [rep], "default")
+        self.assertEqual("default", target_id)
+        self.assertEqual([{"volume_id": rep.id, "updates": {"replication_status": "enabled"}}],
+                         updates)  # fmt: skip
+        self.assertEqual("source", self.on_array(rep.name)["replication"]["role"])
+        self.assertEqual("replica", self.on_array(rep.name, self.secondary)["replication"]["role"])
+        s = self.secondary.session()
+        self.addCleanup(s.delete, f"{self.secondary.url}/api/v1/volumes/{rep.name}")
+
+    def test_failed_group_add_undoes_the_volume(self):
+        self.fault(op="replication.group_add", fail_next=1)
+        rep = self.volume(extra_specs={"replication_enabled": "<is> True"})
+        self.assertRaises(exception.VolumeBackendAPIException, self.driver.create_volume, rep)
+        self.assertIsNone(self.on_array(rep.name))
+
+    def test_unknown_target_is_refused(self):
+        self.assertRaises(exception.InvalidReplicationTarget,
+                          self.driver.failover_host, self.ctx, [], "nowhere")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main())
