@@ -5,8 +5,9 @@ CONFIG PROJECT``), not ours. It builds the parts of gertty's App that
 ``gertty.sync.Sync`` uses (config, database, search), runs gertty's tasks one
 by one exactly as its sync thread would (version, own account, project list,
 subscribe PROJECT, clone, branches, project changes with every change's
-detail, comments and git refs), then prints one JSON summary read back from
-gertty's database. Exit 1 if any gertty task failed.
+detail, comments and git refs), and, given REVIEW, saves and uploads a
+review with Code-Review +1 through gertty's upload task; then prints one
+JSON summary read back from gertty's database. Exit 1 if any gertty task failed.
 """
 
 import json
@@ -14,6 +15,7 @@ import os
 import sys
 import threading
 
+import gertty.app
 from gertty import config, db, search, sync
 
 
@@ -26,6 +28,10 @@ class _Quiet:
 
 
 class HeadlessApp:
+    # gertty's own code for turning a review into a pending upload.
+    saveReviews = gertty.app.App.saveReviews
+    _saveReview = gertty.app.App._saveReview
+
     def __init__(self, path):
         self.config = config.Config(None, "default", "default", path)
         self.project_cache = _Quiet()
@@ -35,7 +41,7 @@ class HeadlessApp:
         self.db = db.Database(self, self.config.dburi, self.search)
 
 
-def main(path, project_name):
+def main(path, project_name, review=None):
     import logging
 
     app = HeadlessApp(path)
@@ -70,6 +76,15 @@ def main(path, project_name):
     s.submitTask(sync.SyncSubscribedProjectsTask(sync.NORMAL_PRIORITY))
     drain()
 
+    if review:
+        # As if the user pressed "r", voted Code-Review +1, typed REVIEW and saved.
+        with app.db.getSession() as session:
+            change = session.getProjectByName(project_name).changes[0]
+            revision_key = change.revisions[-1].key
+        for key in app.saveReviews([revision_key], {"Code-Review": 1}, review, True, False):
+            s.submitTask(sync.UploadReviewTask(key, sync.HIGH_PRIORITY))
+        drain()
+
     out = {"version": list(s.version), "account_id": s.account_id, "failed": failed}
     with app.db.getSession() as session:
         out["projects"] = sorted(p.name for p in session.getProjects())
@@ -103,4 +118,4 @@ def main(path, project_name):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))

@@ -52,7 +52,11 @@ class TestGertty(EmulatorTestCase):
         env = dict(os.environ, HOME=home)
         env.pop("PYTHONPATH", None)
         proc = subprocess.run(
-            [python, DRIVER, cfg, "demo"], capture_output=True, text=True, env=env, timeout=120
+            [python, DRIVER, cfg, "demo", "Reviewed in gertty \u2603"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
         log = ""
         if os.path.exists(os.path.join(home, "gertty.log")):
@@ -86,8 +90,22 @@ class TestGertty(EmulatorTestCase):
         self.assertIn(
             "Patch Set 2: Code-Review+2\n\nLooks fine.", change["revisions"][1]["messages"]
         )
-        self.assertEqual([["Code-Review", 2, "admin"]], change["approvals"])
+        self.assertEqual(
+            [["Code-Review", 1, "dev"], ["Code-Review", 2, "admin"]], change["approvals"]
+        )
         # gertty fetched the change refs into its own clone.
         repo = os.path.join(home, "git", "demo")
         for sha in (sha1, sha2):
             subprocess.run(["git", "-C", repo, "cat-file", "-e", sha], check=True)
+
+        # The review gertty uploaded (digest-authenticated POST) reached the stream.
+        reviews = [
+            e
+            for e in self.gerrit.events()
+            if e["type"] == "comment-added" and e["author"]["username"] == "dev"
+        ]
+        self.assertEqual(1, len(reviews))
+        self.assertEqual(
+            "Patch Set 2: Code-Review+1\n\nReviewed in gertty \u2603", reviews[0]["comment"]
+        )
+        self.assertEqual("1", reviews[0]["approvals"][0]["value"])
