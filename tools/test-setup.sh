@@ -3,7 +3,7 @@
 #   1. system packages from bindep.txt (profile: test, or sandbox with --profile sandbox)
 #   2. the Zuul venv (built on the system python, outside /tmp: bubblewrap hides /tmp and
 #      pyenv trees from jobs) and Zuul's Ansible venvs (zuul-manage-ansible)
-#   3. side venvs other tests need (gertty, which pins SQLAlchemy<2)
+#   3. side venvs other tests need (gertty, which pins SQLAlchemy<1.4 and alembic<1.5)
 # Everything lands under $CI_KIT_ROOT (default /opt/cinder-ci). A second run does nothing.
 #
 #   tools/test-setup.sh [--profile test|sandbox] [--check]
