@@ -32,7 +32,10 @@ def check_update(old, new, ref, admin):
             return f"cannot delete {ref}"
         if not _branch_exists(branch):
             return f"branch {branch} not found"
-        commits = _git("rev-list", new, "--not", "--branches").stdout.split()
+        # Commits already on a branch or uploaded as a patch set are not new.
+        commits = _git(
+            "rev-list", new, "--not", "--branches", "--glob=refs/changes/*"
+        ).stdout.split()
         if not commits:
             return "no new changes"
         for sha in commits:

@@ -56,6 +56,13 @@ class TestStreamAndPushOverSSH(EmulatorTestCase):
         self.assertEqual((1, 2), (event["change"]["number"], event["patchSet"]["number"]))
         self.assertEqual(sha2, event["patchSet"]["revision"])
 
+        # Pushing the same commit again is refused, as upstream.
+        proc = self.git(
+            "push", "origin", "HEAD:refs/for/master", cwd=repo, env=self.git_ssh_env(), check=False
+        )
+        self.assertNotEqual(0, proc.returncode)
+        self.assertIn("no new changes", proc.stderr)
+
         # Fetch the change ref over SSH into a fresh clone.
         other = self.clone("other")
         self.git("fetch", "-q", "origin", "refs/changes/01/1/1", cwd=other, env=self.git_ssh_env())
