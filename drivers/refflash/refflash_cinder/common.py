@@ -48,7 +48,7 @@ class RefFlashBaseDriver(driver.VolumeDriver):
     """Everything but the connection protocol; subclasses add iSCSI or FC."""
 
     VERSION = "1.0.0"
-    VENDOR = "refflash"
+    VENDOR = "RefFlash"  # tempest-config/<protocol>/tempest.yaml: vendor_name
     CI_WIKI_NAME = "RefFlash_CI"
     SUPPORTS_ACTIVE_ACTIVE = False
 

@@ -154,7 +154,7 @@ class VolumeTest(DriverTestBase):
         self.created_volume(size=3)
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertEqual("iSCSI", stats["storage_protocol"])
-        self.assertEqual("refflash", stats["vendor_name"])
+        self.assertEqual("RefFlash", stats["vendor_name"])
         pool = stats["pools"][0]
         self.assertEqual("pool-a", pool["pool_name"])
         self.assertEqual(100.0, pool["total_capacity_gb"])
