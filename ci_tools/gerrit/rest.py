@@ -398,31 +398,59 @@ class Handler(BaseHTTPRequestHandler):
         body = self._body() if self.command == "POST" else b""
         env["CONTENT_LENGTH"] = str(len(body))
         if rest == "git-receive-pack" and self.command == "POST":
+            # The push's changes exist before the client sees the end of the reply.
             with g.project_lock(project):
                 before = g.repos.refs(project)
-                out = self._cgi(env, body)
-                g.process_push(project, account, before)
+                self._cgi(env, body, after=lambda: g.process_push(project, account, before))
         else:
-            out = self._cgi(env, body)
-        header, _, payload = out.partition(b"\r\n\r\n")
-        if not _:
-            header, _, payload = out.partition(b"\n\n")
-        status = 200
-        headers = {}
-        for line in header.decode("latin-1").splitlines():
+            self._cgi(env, body)
+
+    def _cgi(self, env, body, after=None):
+        """Run git http-backend and stream its reply (packs can be large) chunked;
+        ``after`` runs once the backend has exited, before the last chunk."""
+        proc = subprocess.Popen(
+            ["git", "http-backend"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+        def feed():
+            try:
+                proc.stdin.write(body)
+                proc.stdin.close()
+            except OSError:
+                pass
+
+        errors = []
+        threading.Thread(target=feed, daemon=True).start()
+        threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True).start()
+        status, headers = 200, {}
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("latin-1").strip()
+            if not line:
+                break
             key, _, value = line.partition(":")
             if key.lower() == "status":
                 status = int(value.split()[0])
-            elif key:
+            else:
                 headers[key.strip()] = value.strip()
-        content_type = headers.pop("Content-Type", "application/octet-stream")
-        self._send(status, payload, content_type, headers)
-
-    def _cgi(self, env, body):
-        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
-        if proc.returncode and not proc.stdout:
-            raise HTTPError(500, proc.stderr.decode(errors="replace"))
-        return proc.stdout
+        else:
+            proc.wait()
+            message = b"".join(errors).decode(errors="replace") or "git http-backend failed"
+            raise HTTPError(500, message)
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        proc.wait()
+        if after:
+            after()
+        self.wfile.write(b"0\r\n\r\n")
 
     # -- admin API -------------------------------------------------------------------
 
