@@ -149,8 +149,11 @@ def _behaviour(key, day_ago, rng):
     raise KeyError(key)
 
 
-def generate(seed=8, changes_per_day=4):
-    """Return (changes in Gerrit's REST shape with MESSAGES, events)."""
+def generate(seed=8, changes_per_day=4, now=NOW):
+    """Return (changes in Gerrit's REST shape with MESSAGES, events), as of ``now``.
+
+    Only the dates depend on ``now``: the same seed gives the same story.
+    """
     rng = random.Random(seed)
     changes = []
     events = []
@@ -162,23 +165,23 @@ def generate(seed=8, changes_per_day=4):
             number += 1
             project = rng.choice(sorted(BRANCHES))
             branch = rng.choice(BRANCHES[project])
-            created = NOW - datetime.timedelta(days=day_ago, hours=rng.randint(1, 11))
+            created = now - datetime.timedelta(days=day_ago, hours=rng.randint(1, 11))
             messages = []
             patchsets = rng.choice((1, 1, 2, 3))
             for ps in range(1, patchsets + 1):
                 uploaded = created + datetime.timedelta(hours=3 * (ps - 1))
-                if uploaded >= NOW:
+                if uploaded >= now:
                     break
                 messages.append(("human", uploaded, f"Uploaded patch set {ps}.", ps))
                 for key in CI_KEYS + ("zuul",):
                     when = uploaded + datetime.timedelta(minutes=rng.randint(30, 170))
-                    if when >= NOW:
+                    if when >= now:
                         continue
                     if key == "zuul":
                         messages.append(("zuul", when, f"Patch Set {ps}: Verified+1\n\n"
                                          "Build succeeded (check pipeline).\n", ps))  # fmt: skip
                         continue
-                    age = (NOW - when) / datetime.timedelta(days=1)
+                    age = (now - when) / datetime.timedelta(days=1)
                     result = _behaviour(key, age, rng)
                     if result is None:
                         continue
@@ -186,7 +189,7 @@ def generate(seed=8, changes_per_day=4):
                     events.append(Event(ACCOUNTS[key].name, branch, when, result))
                 if rng.random() < 0.3:
                     when = uploaded + datetime.timedelta(hours=2, minutes=55)
-                    if when < NOW:
+                    if when < now:
                         messages.append(
                             ("core", when, f"Patch Set {ps}: Code-Review+1\n\nlgtm", ps)
                         )

@@ -16,8 +16,7 @@ import tempfile
 import testtools
 
 from tests.functional.people import history
-from tests.functional.people.test_only_gerrit_rest import TestOnlyGerritREST
-from tests.functional.people.test_status import iso
+from tests.functional.people.test_status import iso, start_emulator_with_history
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WIDTH, HEIGHT = 1280, 1700
@@ -49,16 +48,14 @@ def png_size(path):
 class TestDashboard(testtools.TestCase):
     def setUp(self):
         super().setUp()
-        changes, _ = history.generate()
-        self.server = TestOnlyGerritREST(changes, history.NOW).start()
-        self.addCleanup(self.server.stop)
+        self.gerrit, self.now, _, _ = start_emulator_with_history(self)
         self.tmp = tempfile.mkdtemp(prefix="people-dashboard-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def test_dashboard_renders_in_chromium(self):
         page = os.path.join(self.tmp, "status.html")
-        cmd = [sys.executable, "-m", "ci_tools.cli", "status", "--gerrit", self.server.url]
-        cmd += ["--now", iso(history.NOW), "--rate", "0", "--cache-dir", "", "--html", page]
+        cmd = [sys.executable, "-m", "ci_tools.cli", "status", "--gerrit", self.gerrit.url]
+        cmd += ["--now", iso(self.now), "--rate", "0", "--cache-dir", "", "--html", page]
         for key in history.CI_KEYS:
             acc = history.ACCOUNTS[key]
             cmd += ["--ci", f"{acc.name}={acc.driver}"]
@@ -71,7 +68,8 @@ class TestDashboard(testtools.TestCase):
         dom = chromium(os.path.join(self.tmp, "p1"), "--dump-dom", "file://" + page)
         self.assertEqual(0, dom.returncode, dom.stderr)
         text = dom.stdout
-        self.assertIn("<title>Third-party CI status – 2026-11-20 12:00 UTC</title>", text)
+        stamp = self.now.strftime("%Y-%m-%d %H:%M UTC")
+        self.assertIn(f"<title>Third-party CI status – {stamp}</title>", text)
         self.assertIn(
             '<p class="summary" id="summary">6 CIs, 2 at risk: Gizmo Storage CI, Nimble CI</p>',
             text,

@@ -1,9 +1,8 @@
-"""``ci-tools status`` and ``ci-tools recheck`` against the running Gerrit emulator.
+"""``ci-tools status`` and ``ci-tools recheck`` against the Gerrit emulator, live.
 
-The emulator cannot backdate messages, so the month of history stays on
-the test-only server (test_status.py); here a few days' worth of real
-changes and CI comments, posted through the emulator's admin API, prove
-that the same queries, paging and review POST work against it.
+test_status.py loads a backdated month into the emulator's store; here
+changes and CI comments are pushed and posted through the emulator's admin
+API as they happen, and recheck's review POST goes through its REST API.
 """
 
 import datetime
