@@ -171,7 +171,14 @@ class TestZuulAgainstEmulator(testtools.TestCase):
             votes = [(v["username"], v["value"]) for v in detail["labels"]["Verified"]["all"]]
             self.assertEqual([(user, 1)], votes)
 
-        # A recheck comment retriggers the REST-mode check pipeline: a second vote message.
+        # Cut both event streams: Zuul reconnects (after its fixed 5 s), and a
+        # recheck comment then retriggers the check pipeline: a second vote message.
+        self.gerrit.faults.drop_streams()
+        self.wait(
+            lambda: self.gerrit.admin("health", method="GET")["stream_clients"] >= 2,
+            "Zuul to reconnect both event streams",
+            timeout=30,
+        )
         self.gerrit.comment(rest_change, "recheck")
         self.wait(
             lambda: (
