@@ -172,25 +172,29 @@ class Handler(BaseHTTPRequestHandler):
         raw_path, _, qs = self.path.partition("?")
         if raw_path.startswith("/_emulator/"):
             return self._admin(raw_path[len("/_emulator/") :], qs)
-        delay, fail = self.server.faults.take()
-        if delay:
-            time.sleep(delay)
-        if fail:
-            raise HTTPError(fail, HTTPStatus(fail).phrase)
         authed = raw_path == "/a" or raw_path.startswith("/a/")
         path = raw_path[2:] if authed else raw_path
+        # /p/<project> is Gerrit's older git URL, still gertty's default.
+        git_path = urllib.parse.unquote(path)
+        git = GIT_PATH_RE.match(
+            git_path.removeprefix("/p") if git_path.startswith("/p/") else git_path
+        )
+        if git and not self.gerrit.store.project(git.group("project")):
+            git = None
+        if not git:
+            # Injected faults hit REST calls only, not git traffic.
+            delay, fail = self.server.faults.take()
+            if delay:
+                time.sleep(delay)
+            if fail:
+                raise HTTPError(fail, HTTPStatus(fail).phrase)
         account = None
         if authed:
             account = self._account()
             if account is None:
                 return self._challenge()
         self.gerrit.set_request_account(account)
-        # /p/<project> is Gerrit's older git URL, still gertty's default.
-        git_path = urllib.parse.unquote(path)
-        git = GIT_PATH_RE.match(
-            git_path.removeprefix("/p") if git_path.startswith("/p/") else git_path
-        )
-        if git and self.gerrit.store.project(git.group("project")):
+        if git:
             return self._git(git.group("project"), git.group("rest"), qs, account)
         if self.command not in ("GET", "HEAD") and account is None:
             return self._challenge()

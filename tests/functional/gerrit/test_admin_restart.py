@@ -230,6 +230,10 @@ class TestFaults(EmulatorTestCase):
             for _ in range(3)
         ]
         self.assertEqual([503, 503, 200], codes)
+        # Git traffic is not a REST call: it passes while REST calls fail.
+        self.gerrit.faults.fail_rest(500, calls=1)
+        self.git("ls-remote", f"{self.gerrit.url}/demo")
+        self.assertEqual(500, requests.get(f"{self.gerrit.url}/changes/", timeout=10).status_code)
         self.gerrit.faults.delay_rest(0.6, calls=1)
         started = time.monotonic()
         requests.get(f"{self.gerrit.url}/config/server/version", timeout=10)
