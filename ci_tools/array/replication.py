@@ -38,16 +38,21 @@ class PeerClient:
         self.token = None
 
     def _login(self):
-        r = self.session.post(
-            f"{self.url}/api/v1/auth/login",
-            json={"username": self.username, "password": self.password},
-            timeout=self.timeout,
-        )
+        try:
+            r = self.session.post(
+                f"{self.url}/api/v1/auth/login",
+                json={"username": self.username, "password": self.password},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise ArrayError(
+                503, "replication.peer_unreachable", f"peer {self.url}: {type(exc).__name__}"
+            ) from exc
         if r.status_code != 200:
             raise ArrayError(502, "replication.peer_auth", f"peer refused login: {r.status_code}")
         self.token = r.json()["token"]
 
-    def call(self, method, path, **kwargs):
+    def call(self, method, path, headers=None, **kwargs):
         for attempt in (0, 1):
             if self.token is None:
                 self._login()
@@ -55,13 +60,13 @@ class PeerClient:
                 r = self.session.request(
                     method,
                     f"{self.url}/api/v1{path}",
-                    headers={"X-Auth-Token": self.token},
+                    headers={**(headers or {}), "X-Auth-Token": self.token},
                     timeout=self.timeout,
                     **kwargs,
                 )
             except requests.RequestException as exc:
                 raise ArrayError(
-                    503, "replication.peer_unreachable", f"peer {self.url}: {exc}"
+                    503, "replication.peer_unreachable", f"peer {self.url}: {type(exc).__name__}"
                 ) from exc
             if r.status_code == 401 and attempt == 0:
                 self.token = None

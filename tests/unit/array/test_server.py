@@ -105,3 +105,24 @@ class ArrayAPITest(testtools.TestCase):
         # the admin plane still answers, so the array can be healed
         self.assertEqual(200, s.delete(self.base + "/admin/faults").status_code)
         self.assertEqual(200, s.get(self.base + "/pools").status_code)
+
+    def test_fc_is_emulated_with_fabric_logins_and_zoning_map(self):
+        s = self.authed()
+        wwpns = ["10:00:00:90:fa:0b:1c:2d", "10000090fa0b1c2e"]
+        s.post(self.base + "/hosts", json={"name": "fc1", "wwpns": wwpns})
+        fabric = s.get(self.base + "/fc/fabric").json()
+        self.assertTrue(fabric["emulated"])
+        self.assertEqual(4, len(fabric["ports"]))  # two per controller
+        self.assertEqual([], fabric["logins"])
+        r = s.post(self.base + "/admin/fabric/logins", json={"wwpn": "10000090fa0b1c2d"})
+        self.assertEqual(200, r.status_code)
+        conn = s.get(self.base + "/hosts/fc1/connection").json()["fc"]
+        self.assertEqual({"10000090fa0b1c2d": True, "10000090fa0b1c2e": False},
+                         conn["fabric_logins"])  # fmt: skip
+        all_ports = [p["wwpn"] for p in fabric["ports"]]
+        self.assertEqual(all_ports, conn["initiator_target_map"]["10000090fa0b1c2e"])
+        s.post(self.base + "/admin/controllers/ct0", json={"state": "offline"})
+        conn = s.get(self.base + "/hosts/fc1/connection").json()["fc"]
+        ct1 = [p["wwpn"] for p in fabric["ports"] if p["controller"] == "ct1"]
+        self.assertEqual(ct1, conn["target_wwns"])
+        self.assertEqual(ct1, conn["initiator_target_map"]["10000090fa0b1c2d"])
