@@ -48,6 +48,7 @@ class EventBus:
     def __init__(self, store):
         self.store = store
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._subscribers = []
         self._running = threading.Event()
         self._running.set()
@@ -70,13 +71,16 @@ class EventBus:
 
     def publish(self, event):
         event.setdefault("eventCreatedOn", int(time.time()))
-        seq = self.store.add_event(event)
         line = encode(event)
-        with self._lock:
-            subs = list(self._subscribers)
-        for sub in subs:
-            if not sub.types or event.get("type") in sub.types:
-                sub.queue.put(line)
+        # One order for everyone: the history and every client see events in
+        # the same sequence, even with concurrent publishers.
+        with self._publish_lock:
+            seq = self.store.add_event(event)
+            with self._lock:
+                subs = list(self._subscribers)
+            for sub in subs:
+                if not sub.types or event.get("type") in sub.types:
+                    sub.queue.put(line)
         return seq
 
     # -- faults ----------------------------------------------------------------
