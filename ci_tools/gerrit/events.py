@@ -29,6 +29,8 @@ class Subscriber:
         self.queue = queue.Queue()
         self.closed = threading.Event()
         self.on_drop = None
+        # Set by the front end: False once the client has gone away.
+        self.alive = lambda: True
 
     def get(self, timeout=None):
         """The next line to send, or None when the subscription is over."""
@@ -97,7 +99,8 @@ class EventBus:
 
     def wait_unpaused(self, sub):
         while not self._running.wait(0.2):
-            if sub.closed.is_set():
+            if sub.closed.is_set() or not sub.alive():
+                sub.close()
                 return
 
     def drop_all(self):

@@ -200,6 +200,7 @@ class CommandHandler:
         sub = self.gerrit.bus.subscribe(opts.subscribe)
         transport = self.channel.get_transport()
         sub.on_drop = transport.close
+        sub.alive = lambda: not self.channel.closed and transport.is_active()
         # A client ends the stream by closing the channel or sending Ctrl-C.
         threading.Thread(target=self._watch_stdin, args=(sub,), daemon=True).start()
         try:

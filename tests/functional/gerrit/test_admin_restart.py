@@ -224,6 +224,16 @@ class TestFaults(EmulatorTestCase):
         self.gerrit.faults.resume_events()
         self.assertEqual(number, client.next_event("patchset-created")["change"]["number"])
 
+        # A client that leaves while delivery is paused is let go at once.
+        self.gerrit.faults.pause_events()
+        self.gerrit.push_change("demo", "master", {}, "Held for a client that leaves")
+        client.stop()
+        deadline = time.monotonic() + 10
+        while self.gerrit.admin("health", method="GET")["stream_clients"]:
+            self.assertLess(time.monotonic(), deadline, "paused stream kept a gone client")
+            time.sleep(0.2)
+        self.gerrit.faults.resume_events()
+
         self.gerrit.faults.fail_rest(503, calls=2)
         codes = [
             requests.get(f"{self.gerrit.url}/config/server/version", timeout=10).status_code
