@@ -7,6 +7,7 @@ nothing half-created on the array (the array's audit log shows the undo).
 """
 
 import math
+import secrets
 
 from cinder import exception
 from cinder.i18n import _
@@ -366,7 +367,7 @@ class RefFlashBaseDriver(driver.VolumeDriver):
                 self._call(self.client.update_host, host["name"], chap=self._new_chap(host["name"]))
             return host["name"], False
         base = "".join(c if c.isalnum() or c in "-_." else "-" for c in connector["host"])
-        name = f"{base[:40]}-{volume_utils.generate_password(6, '0123456789abcdef')}"
+        name = f"{base[:40]}-{secrets.token_hex(3)}"  # two nodes may share a hostname
         self._call(self.client.create_host, name, iqns=iqns, wwpns=wwpns,
                    chap=self._new_chap(name) if chap else None)  # fmt: skip
         return name, True
