@@ -17,8 +17,10 @@ import time
 
 import testtools
 
+from ci_tools.array.fixture import ArrayFixture
 from ci_tools.gerrit.fixture import GerritEmulator
 from ci_tools.harness.stack import ZuulStack
+from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import zuul_venv
 from tests.functional.people.test_only_zuul_web import TestOnlyZuulWeb
 
@@ -245,3 +247,34 @@ class TestGerritChecks(testtools.TestCase):
         self.assertEqual("critical", sent["state"])
         self.assertIn("silence: silent: 1 patchsets", sent["summary"])
         self.assertEqual([sent], webhook.bodies)
+
+
+class TestNodesAndArray(testtools.TestCase):
+    """A real OpenSSH sshd (the sandbox's static node) and the reference array's API."""
+
+    def test_node_and_array_reachable_then_not(self):
+        work = tempfile.mkdtemp(prefix="people-nodes-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, work, True)
+        os.chmod(work, 0o755)  # sshd reads authorized_keys as the node user
+        key = os.path.join(work, "id_ed25519")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        node = StaticNode(work, [key + ".pub"])
+        node.start()
+        self.addCleanup(node.stop)
+        array = ArrayFixture(os.path.join(work, "array"), iscsi=False)
+        array.start()
+        self.addCleanup(array.stop)
+        api = f"{array.url}/api/v1/system"
+
+        proc = health("--node", f"127.0.0.1:{node.port}", "--array", api, "--format", "json")
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+        self.assertTrue(checks[f"node:127.0.0.1:{node.port}"]["detail"].startswith("SSH-2.0-"))
+        self.assertRegex(checks["array"]["detail"], rf"^{api} answered HTTP [1-4]\d\d$")
+
+        node.stop()
+        array.stop()
+        proc = health("--node", f"127.0.0.1:{node.port}", "--array", api, "--timeout", "2")
+        self.assertEqual(2, proc.returncode, proc.stdout)
+        self.assertRegex(proc.stdout, rf"CRITICAL\s+node:127.0.0.1:{node.port}\s+unreachable")
+        self.assertRegex(proc.stdout, rf"CRITICAL\s+array\s+{api} unreachable \(ConnectionError\)")
