@@ -121,9 +121,15 @@ class Gerrit:
         patchsets = self.store.patchsets(change["number"])
         if revision in (None, "", "current"):
             return patchsets[-1]
+        revision = str(revision)
+        # A patch set number wins over a commit that happens to start with its digits.
         for ps in patchsets:
-            if str(ps["number"]) == str(revision) or ps["revision"].startswith(str(revision)):
+            if str(ps["number"]) == revision:
                 return ps
+        if len(revision) >= 4:
+            for ps in patchsets:
+                if ps["revision"].startswith(revision):
+                    return ps
         raise NotFound(f"Not found: {revision}")
 
     def owner_matches(self, change, who):

@@ -165,3 +165,19 @@ class TestDigestReplay(testtools.TestCase):
         self.assertEqual("ci", auth.authenticate(header, "GET", uri)["username"])
         self.assertIsNone(auth.authenticate(header, "GET", "/a/changes/1/submit"))
         self.assertIsNone(auth.authenticate(header, "POST", uri))
+
+
+class TestPatchsetLookup(testtools.TestCase):
+    def test_number_wins_over_sha_prefix(self):
+        from ci_tools.gerrit.service import Gerrit, NotFound
+
+        gerrit = Gerrit(self.useFixture(fixtures.TempDir()).path)
+        self.addCleanup(gerrit.store.close)
+        owner = gerrit.store.add_account("dev")
+        number = gerrit.store.create_change("p", "master", "I1", owner["id"], "s", "2" * 40)
+        gerrit.store.add_patchset(number, "a" * 40, owner["id"], "s")
+        change = gerrit.store.change(number)
+        self.assertEqual(2, gerrit.find_patchset(change, "2")["number"])
+        self.assertEqual(1, gerrit.find_patchset(change, "2222")["number"])
+        self.assertEqual(2, gerrit.find_patchset(change, "current")["number"])
+        self.assertRaises(NotFound, gerrit.find_patchset, change, "3")
