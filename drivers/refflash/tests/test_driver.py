@@ -173,6 +173,14 @@ class VolumeTest(DriverTestBase):
         self.assertIsNone(self.on_array(vol.name))
         self.driver.delete_volume(vol)  # already gone: fine, as Cinder expects
 
+    def test_array_restart_is_survived_by_logging_in_again(self):
+        vol = self.created_volume(size=1)
+        self.primary.stop()
+        self.primary.start()  # same data dir and ports; every session is gone
+        self.api = self.primary.session()
+        self.driver.extend_volume(vol, 2)
+        self.assertEqual(2 * GIB, self.on_array(vol.name)["size_bytes"])
+
     def test_qos_from_extra_specs(self):
         vol = self.volume(extra_specs={"refflash:max_iops": "500"})
         self.driver.create_volume(vol)
