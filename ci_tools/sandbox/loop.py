@@ -104,6 +104,7 @@ class Sandbox:
         jobs = []
         for protocol in protocols:
             variables = {
+                "sandbox_array_url": self.array.url,
                 "configure_cinder_backend_options": {
                     "refflash_api_url": self.array.url,
                     **(
@@ -238,11 +239,24 @@ class Sandbox:
     def comment(self, change, text):
         return self.emulator.comment(change, text, account=DEVELOPER)
 
-    def ci_messages(self, change):
-        """The CI's comments on ``change``, oldest first (REST, as a person reads them)."""
+    def _detail(self, change):
         resp = requests.get(f"{self.emulator.url}/changes/{change}/detail", timeout=10)
         resp.raise_for_status()
-        detail = json.loads(resp.text.split("\n", 1)[1])
+        return json.loads(resp.text.split("\n", 1)[1])
+
+    def ci_votes(self, change):
+        """{label: value} of the CI's non-zero votes on ``change``."""
+        ci = self.site["ci_name"]
+        votes = {}
+        for label, info in (self._detail(change).get("labels") or {}).items():
+            for approval in info.get("all", []):
+                if approval.get("username") == ci and approval.get("value"):
+                    votes[label] = approval["value"]
+        return votes
+
+    def ci_messages(self, change):
+        """The CI's comments on ``change``, oldest first (REST, as a person reads them)."""
+        detail = self._detail(change)
         ci = self.site["ci_name"]
         return [m for m in detail.get("messages", [])
                 if (m.get("author") or {}).get("username") == ci]  # fmt: skip
