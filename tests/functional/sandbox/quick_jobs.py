@@ -1,0 +1,136 @@
+"""Quick stand-ins for the Tempest job's own playbooks, for loop tests.
+
+The loop tests prove what happens around a job (events, Zuul, the node, logs,
+the report, recheck, dequeue, faults), which needs many runs; a DevStack and
+Tempest run takes minutes, so these tests swap only the tempest job's
+pre/run/cleanup playbooks for quick ones. Everything else is the real thing:
+Gerrit emulator, Zuul, base job, post-run that names failing tests, log
+publishing. The full job runs in test_full_run.py.
+
+The change's commit message steers the quick run: ``SANDBOX-SLOW`` sleeps,
+``SANDBOX-BREAK`` fails two tests.
+"""
+
+QUICK_PRE = """\
+- name: Check the array answers before anything else (quick stand-in)
+  hosts: all
+  tasks:
+    - name: Reach the array's API
+      ansible.builtin.uri:
+        url: "{{ sandbox_array_url }}/api/v1/system"
+        status_code: [200, 401]
+        timeout: 5
+      register: quick_array
+      ignore_errors: true
+
+    - name: Report an infrastructure failure
+      when: quick_array is failed
+      block:
+        - name: Say so in the report
+          zuul_return:
+            data:
+              zuul:
+                warnings:
+                  - >-
+                    {{ zuul.job }}: INFRASTRUCTURE FAILURE (array unreachable); not caused
+                    by this change
+
+        - name: Fail the pre-run
+          ansible.builtin.fail:
+            msg: "INFRASTRUCTURE FAILURE: the array does not answer"
+"""
+
+FAILED_GET = (
+    "tempest.api.volume.test_volumes_get.VolumesGetTest.test_volume_create_get_update_delete"
+)
+FAILED_SNAPSHOT = (
+    "tempest.api.volume.test_volumes_snapshots.VolumesSnapshotTestJSON"
+    ".test_snapshot_create_get_list_update_delete"
+)
+
+QUICK_RUN_TEMPLATE = """\
+- name: Run the quick stand-in for Tempest
+  hosts: all
+  tasks:
+    - name: Read the change's commit message
+      ansible.builtin.command: git -C {{ zuul.project.src_dir }} log -1 --format=%B
+      register: quick_message
+      changed_when: false
+
+    - name: Take a while
+      ansible.builtin.command: sleep 40
+      when: "'SANDBOX-SLOW' in quick_message.stdout"
+      changed_when: false
+
+    - name: Create the output dir
+      ansible.builtin.file:
+        path: "{{ ansible_user_dir }}/tempest-output"
+        state: directory
+        mode: "0755"
+
+    - name: Write the run's summary as run-tempest does
+      ansible.builtin.copy:
+        dest: "{{ ansible_user_dir }}/tempest-output/summary.json"
+        mode: "0644"
+        content: >-
+          {{ ({'total': 3, 'passed': 1, 'failed': 2, 'skipped': 0, 'skips': [],
+              'failures': [FAILED_GET, FAILED_SNAPSHOT]}
+             if 'SANDBOX-BREAK' in quick_message.stdout else
+             {'total': 3, 'passed': 3, 'failed': 0, 'skipped': 0, 'skips': [], 'failures': []})
+             | to_json }}
+
+    - name: Fail like a broken driver
+      ansible.builtin.fail:
+        msg: 2 tests failed
+      when: "'SANDBOX-BREAK' in quick_message.stdout"
+"""
+QUICK_RUN = QUICK_RUN_TEMPLATE.replace("FAILED_GET", repr(FAILED_GET)).replace(
+    "FAILED_SNAPSHOT", repr(FAILED_SNAPSHOT)
+)
+
+QUICK_CLEANUP = """\
+- name: Nothing to clean (quick stand-in)
+  hosts: all
+  tasks: []
+"""
+
+
+def quick_files():
+    return {
+        "playbooks/tempest/pre.yaml": QUICK_PRE,
+        "playbooks/tempest/run.yaml": QUICK_RUN,
+        "playbooks/tempest/cleanup.yaml": QUICK_CLEANUP,
+    }
+
+
+LOCAL_RUN = """\
+- name: Run the quick stand-in on the executor (node-less variant)
+  hosts: localhost
+  tasks:
+    - name: Read the change's commit message
+      ansible.builtin.command: >-
+        git -C {{ zuul.executor.src_root }}/{{ zuul.project.canonical_name }} log -1 --format=%B
+      register: quick_message
+      changed_when: false
+
+    - name: Take a while
+      ansible.builtin.command: sleep 40
+      when: "'SANDBOX-SLOW' in quick_message.stdout"
+      changed_when: false
+"""
+
+LOCAL_PRE = QUICK_PRE.replace("hosts: all", "hosts: localhost")
+
+
+def nodeless_files(ci_name, protocols):
+    """Jobs on the executor only: event-path tests need many fast runs."""
+    variants = "".join(
+        f"- job:\n    name: {ci_name}-tempest-{p}\n    nodeset:\n      nodes: []\n"
+        for p in protocols
+    )
+    return {
+        "zuul.d/zz-nodeless.yaml": variants,
+        "playbooks/tempest/pre.yaml": LOCAL_PRE,
+        "playbooks/tempest/run.yaml": LOCAL_RUN,
+        "playbooks/tempest/cleanup.yaml": QUICK_CLEANUP,
+    }
