@@ -19,6 +19,7 @@ never reach it.
 """
 
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -489,9 +490,31 @@ class ArrayHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+# Besides loopback, the documentation ranges (RFC 5737): a lab's management
+# network inside network namespaces (ci-tools ztsp lab), never a real one.
+LISTEN_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
+
+def check_listen_host(host):
+    """Raise ValueError unless ``host`` is loopback or in a documentation range."""
+    if host == "localhost":
+        return
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address") from None
+    if not any(addr in net for net in LISTEN_NETWORKS):
+        raise ValueError(
+            f"{host}: the array simulator listens on loopback or a documentation range "
+            "(192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) only"
+        )
+
+
 def make_server(service, port, host="127.0.0.1"):
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError("the array simulator listens on loopback only")
+    check_listen_host(host)
     return ArrayHTTPServer((host, port), make_handler(service))
 
 

@@ -31,7 +31,13 @@ def add_subparser(subparsers):
 
     serve = sub.add_parser("serve", help="run the array on loopback until Ctrl-C")
     serve.add_argument("--data-dir", required=True, help="state, volumes, audit log, tgtd log")
-    serve.add_argument("--port", type=int, required=True, help="REST API port on 127.0.0.1")
+    serve.add_argument("--port", type=int, required=True, help="REST API port on --host")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the REST API listens on: loopback (default 127.0.0.1) or a "
+        "documentation range, e.g. a lab namespace's management IP",
+    )
     serve.add_argument("--name", default="refflash", help="array name (default: refflash)")
     serve.add_argument(
         "--pool",
@@ -125,9 +131,20 @@ def _credentials(args):
 
 def cmd_serve(args):
     from ci_tools.array.model import Array
-    from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
+    from ci_tools.array.server import (
+        ArrayService,
+        Audit,
+        Auth,
+        audit_path,
+        check_listen_host,
+        make_server,
+    )
     from ci_tools.array.tgt import ExportError, TgtExporter, log_path
 
+    try:
+        check_listen_host(args.host)
+    except ValueError as exc:
+        raise UsageError(f"--host {exc}") from exc
     os.makedirs(args.data_dir, exist_ok=True)
     creds = _credentials(args)
     exporter = None
@@ -161,9 +178,9 @@ def cmd_serve(args):
     )
     service = ArrayService(array, auth, Audit(audit_path(args.data_dir)), exporter)
     try:
-        server = make_server(service, args.port)
+        server = make_server(service, args.port, args.host)
     except OSError as exc:
-        raise ServiceError(f"cannot listen on 127.0.0.1:{args.port}: {exc}") from exc
+        raise ServiceError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     try:
         if exporter is not None:
             try:
@@ -175,7 +192,7 @@ def cmd_serve(args):
                 raise ServiceError(f"iSCSI export: {exc}") from exc
         service.replication.start()
         endpoint = {
-            "url": f"http://127.0.0.1:{args.port}",
+            "url": f"http://{args.host}:{args.port}",
             "username": creds["username"],
             "serial": array.serial,
             "iscsi_portals": [p["portal"] for p in service.iscsi_portals()],
