@@ -111,8 +111,21 @@ TENANT = """
 """
 
 
+def wait_for(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = check()
+        if proc.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    if proc.returncode:
+        raise AssertionError(f"{what} within {timeout}s: {proc.stdout}{proc.stderr}")
+    return proc
+
+
 class TestRealZuul(testtools.TestCase):
-    """The scheduler really stopped: zuul-web stops listing it and health says so."""
+    """A real Zuul whose event stream goes to the Gerrit emulator: Gerrit goes
+    away and comes back, then the scheduler stops."""
 
     def setUp(self):
         super().setUp()
@@ -134,30 +147,64 @@ class TestRealZuul(testtools.TestCase):
         with open(self.tenant, "w") as f:
             f.write(TENANT)
 
-    def test_stopped_scheduler_of_a_real_zuul(self):
+    def test_dropped_stream_and_stopped_scheduler(self):
+        gerrit = GerritEmulator(os.path.join(self.work, "emu")).start()
+        self.addCleanup(gerrit.stop)
+        gerrit.add_project("openstack/cinder")
         repos = os.path.join(self.work, "repos")
         stack = ZuulStack(
             os.path.join(self.work, "w"),
             self.tenant,
-            {"local": {"driver": "git", "baseurl": f"file://{repos}"}},
+            {
+                "local": {"driver": "git", "baseurl": f"file://{repos}"},
+                "gerrit": gerrit.zuul_connection(rest=False),
+            },
             services=("scheduler", "executor", "web"),
         )
         self.addCleanup(stack.stop)
         stack.start()
         stack.wait_for_tenant("people")
-        proc = health("--zuul-web", stack.web_url, "--tenant", "people")
-        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        ssh = f"127.0.0.1:{gerrit.ssh_port}"
+        log = os.path.join(stack.work_dir, "logs", "zuul-scheduler.log")
+        web = ["--zuul-web", stack.web_url, "--tenant", "people"]
+        stream = ["--gerrit-ssh", ssh, "--scheduler-log", log]
+        proc = wait_for(lambda: health(*web, "--gerrit-ssh", ssh), 60, "Zuul not healthy")
         self.assertRegex(proc.stdout, r"OK\s+zuul\s+running: executor 1, scheduler 1, web 1")
+        self.assertRegex(proc.stdout, rf"OK\s+stream\s+connected to {ssh}")
 
+        # Upstream goes away: the stream drops and cannot come back.
+        gerrit.stop()
+        deadline = time.monotonic() + 30
+        while True:
+            proc = health(*stream, "--format", "json")
+            checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+            if checks["stream"].get("last_error") or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.assertEqual(2, proc.returncode, proc.stdout)
+        self.assertIn(
+            f"no connection to Gerrit's event stream at {ssh}", checks["stream"]["detail"]
+        )
+        self.assertIn("last stream error", checks["stream"]["detail"])
+
+        # Back on the same ports: Zuul reconnects on its own (every 5 s) and sees events.
+        gerrit.restart()
+        wait_for(lambda: health("--gerrit-ssh", ssh), 60, "Zuul did not reconnect")
+        gerrit.push_change("openstack/cinder", "master", {"a.py": "1\n"})
+        proc = wait_for(lambda: health(*stream, "--max-event-age", "0.01"), 30, "no event seen")
+        self.assertRegex(proc.stdout, r"OK\s+last-event\s+last event \d+s ago")
+
+        # The scheduler stops: zuul-web no longer lists it, and its stream is gone too.
         stack.services["scheduler"].stop()
         deadline = time.monotonic() + 60
         while True:
-            proc = health("--zuul-web", stack.web_url, "--tenant", "people")
-            if proc.returncode == 2 or time.monotonic() > deadline:
+            proc = health(*web, "--gerrit-ssh", ssh)
+            if "no running scheduler" in proc.stdout or time.monotonic() > deadline:
                 break
             time.sleep(1)
         self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"CRITICAL\s+zuul\s+no running scheduler")
+        self.assertRegex(proc.stdout, r"CRITICAL\s+stream\s+no connection")
 
 
 class TestGerritChecks(testtools.TestCase):
