@@ -53,7 +53,7 @@ _PLAIN_RE = re.compile(
 _INFO_RE = re.compile(
     r"^\s*(?:Build started|Starting (?:check|gate|experimental|\w+) jobs|"
     r"Merge Failed|This change depends on a change that failed to merge|"
-    r"\S+ could not merge this change|.*\bis running tests\b|Recheck (?:requested|received))",
+    r".*\bcould not merge this change|.*\bis running tests\b|Recheck (?:requested|received))",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -44,6 +44,10 @@ class TestOurFormat(testtools.TestCase):
         self.assertEqual([True, False], [j.voting for j in report.jobs])
         self.assertEqual("POST_FAILURE", report.jobs[1].result)
 
+    def test_merge_conflict_is_not_a_result(self):
+        message = samples.check_pipeline()["merge-conflict-message"]
+        self.assertEqual("info", parse.parse_comment(f"Patch Set 2:\n\n{message}").kind)
+
     def test_build_without_log_url(self):
         comment = samples.our_comment([("refflash-ci-tempest-iscsi", None, "NODE_FAILURE", None)])
         (job,) = parse.parse_comment(comment).jobs
