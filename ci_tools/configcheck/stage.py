@@ -11,8 +11,12 @@ import subprocess
 
 from ci_tools.errors import UsageError
 
-# What a config project holds; everything else in the tree is irrelevant to Zuul.
-CONFIG_PATHS = ("zuul.d", "zuul.yaml", ".zuul.yaml", ".zuul.d", "playbooks", "roles")
+# Everything a job reads from this repo on the executor: config, playbooks,
+# roles, the test selection and the driver package.
+CONFIG_PATHS = (
+    "zuul.d", "zuul.yaml", ".zuul.yaml", ".zuul.d", "playbooks", "roles", "tempest-config",
+    "drivers",
+)  # fmt: skip
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "ci-tools",

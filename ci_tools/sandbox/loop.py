@@ -38,6 +38,7 @@ from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
+from ci_tools.harness.zuul_daemons import kit_root
 from ci_tools.people.gerrit_rest import GerritRest
 from ci_tools.sandbox import reconciler
 from ci_tools.sandbox.gerrit_hook import DEVELOPER, SandboxGerrit
@@ -105,14 +106,15 @@ class Sandbox:
         for protocol in protocols:
             variables = {
                 "sandbox_array_url": self.array.url,
+                # The array this sandbox started, on its free port.
                 "configure_cinder_backend_options": {
-                    "refflash_api_url": self.array.url,
-                    **(
-                        {"refflash_iscsi_portals": ",".join(self.array.iscsi_portals)}
-                        if protocol == "iscsi"
-                        else {}
-                    ),
+                    "san_ip": "127.0.0.1",
+                    "san_api_port": self.array.port,
                 },
+                # A warm DevStack-lite between sandbox runs, and this machine's /etc
+                # left alone (a lab node uses the role's defaults).
+                "devstack_lite_dest": os.path.join(kit_root(), "sandbox-node", "stack"),
+                "devstack_lite_etc": os.path.join(kit_root(), "sandbox-node", "etc"),
                 # Sandbox-only throwaway credentials, where tempest/pre.yaml looks
                 # for the job's <name>_array secret in production.
                 "sandbox_array": {
