@@ -22,7 +22,7 @@ def check_backend(name, min_free_gb):
     from cinder.volume import manager
     from oslo_utils import importutils
 
-    conf = configuration.Configuration(manager.volume_manager_opts, config_group=name)
+    conf = configuration.Configuration(manager.volume_backend_opts, config_group=name)
     driver = importutils.import_object(
         conf.volume_driver,
         configuration=conf,
