@@ -9,10 +9,12 @@ through zuul-web's REST API.
 "No trace" is what keeps it from doubling runs: a patchset counts as seen
 when Zuul has a buildset for it or holds it in the pipeline; a trigger
 comment when a buildset or queue item for its patchset started after the
-comment. Events younger than ``grace`` seconds are left alone, so Zuul always
-gets the first chance. Zuul itself refuses a change already in the pipeline.
+comment. What it enqueued is not sent again for ``retry_after`` seconds, as
+zuul-web accepts an enqueue before the scheduler shows it. Events younger
+than ``grace`` seconds are left alone, so Zuul always gets the first chance.
+Zuul itself refuses a change already in the pipeline.
 
-It is stateless and idempotent, so it can run as often as wanted (the
+It keeps no state on disk and is idempotent, so it can run as often as wanted (the
 sandbox runs it every few seconds; production runs it from cron or a timer)
 and survives its own restarts and the scheduler's.
 """
@@ -151,7 +153,7 @@ class ZuulView:
 
 class Reconciler:
     def __init__(self, gerrit, zuul, projects, comment_regexes, ci_accounts=(),
-                 window=3600, grace=20, skew=2.0):  # fmt: skip
+                 window=3600, grace=20, skew=2.0, retry_after=300):  # fmt: skip
         """``gerrit`` is a ci_tools.people.gerrit_rest.GerritRest (no cache);
         ``zuul`` a ZuulView."""
         self.gerrit = gerrit
@@ -162,6 +164,11 @@ class Reconciler:
         self.window = window
         self.grace = grace
         self.skew = skew
+        # zuul-web answers an enqueue at once and the scheduler acts on it
+        # later; until then Zuul shows no trace of it. Remember what was sent
+        # so a busy scheduler is not asked twice (it would ignore the second).
+        self.retry_after = retry_after
+        self._sent = {}
         self.enqueued = []
 
     def _changes(self, now):
@@ -193,6 +200,9 @@ class Reconciler:
             latest[(t.project, t.ref)] = t
         missed = []
         for t in latest.values():
+            sent = self._sent.get((t.project, t.ref, t.when))
+            if sent is not None and now - sent < self.retry_after:
+                continue
             starts = self.zuul.starts(t.change, t.patchset)
             if any(s >= t.when - self.skew for s in starts):
                 continue
@@ -206,6 +216,7 @@ class Reconciler:
         for trigger in self.missed(now):
             LOG.info("Zuul missed %r: enqueueing", trigger)
             self.zuul.enqueue(trigger)
+            self._sent[(trigger.project, trigger.ref, trigger.when)] = now or time.time()
             self.enqueued.append(trigger)
             done.append(trigger)
         return done

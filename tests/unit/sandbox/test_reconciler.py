@@ -121,3 +121,12 @@ class TestMissed(testtools.TestCase):
         c = change(7, [(1, 600)], [("bob", 1, 60, "Patch Set 1:\n\nplease recheck later")])
         rec, _ = self.make([c], {(7, 1): [NOW - 598]})
         self.assertEqual([], rec.missed(NOW))
+
+    def test_enqueue_not_repeated_while_the_scheduler_catches_up(self):
+        rec, zuul = self.make([change(7, [(1, 120)])], {})
+        self.assertEqual(["7,1"], [t.ref for t in rec.run_once(now=NOW)])
+        # zuul-web accepted it, the scheduler has not shown it yet
+        self.assertEqual([], rec.run_once(now=NOW + 3))
+        # long after, still no trace: Zuul lost it, ask again
+        self.assertEqual(["7,1"], [t.ref for t in rec.run_once(now=NOW + 400)])
+        self.assertEqual(["7,1", "7,1"], zuul.enqueued)
