@@ -11,6 +11,7 @@ service is stopped even when another one fails to stop.
 import json
 import logging
 import os
+import shutil
 import time
 
 import requests
@@ -104,6 +105,9 @@ class ZuulStack:
             except Exception as exc:  # keep stopping the rest
                 errors.append(f"{service}: {exc}")
         self._started = []
+        # A short job dir outside the work dir (see short_job_dir) goes with the stack.
+        if self.config and not self.config.job_dir.startswith(self.work_dir + os.sep):
+            shutil.rmtree(self.config.job_dir, ignore_errors=True)
         if errors:
             raise ServiceError("some services did not stop cleanly: " + "; ".join(errors))
 

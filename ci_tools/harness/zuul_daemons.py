@@ -8,6 +8,7 @@ a loopback monitoring port, which is how we know it is up.
 """
 
 import configparser
+import hashlib
 import os
 import secrets
 import subprocess
@@ -19,6 +20,22 @@ from ci_tools.harness.ports import free_port
 from ci_tools.harness.process import ManagedProcess
 
 SERVICES = ("scheduler", "executor", "web", "launcher")
+
+
+# ssh's ControlPath (<job_dir>/<build uuid>/.ansible/cp/<10 hex> plus a
+# 17-character temp suffix while the master starts) must stay under the
+# 108-byte limit of a unix socket path, or every node is UNREACHABLE.
+CONTROL_PATH_TAIL = len("/0123456789abcdef0123456789abcdef/.ansible/cp/0123456789.0123456789abcdef")
+
+
+def short_job_dir(work_dir):
+    """``<work_dir>/j`` when ssh's control sockets fit under it, else a short
+    directory under /var/tmp named after the work dir."""
+    job_dir = os.path.join(os.path.abspath(work_dir), "j")
+    if len(job_dir) + CONTROL_PATH_TAIL < 108:
+        return job_dir
+    digest = hashlib.sha1(os.path.abspath(work_dir).encode()).hexdigest()[:10]
+    return os.path.join("/var/tmp", f"zj-{digest}")
 
 
 def kit_root():
@@ -49,8 +66,7 @@ class ZuulConfig:
         self.home = os.path.join(work_dir, "zuul")
         self.path = os.path.join(self.home, "zuul.conf")
         self.state = os.path.join(work_dir, "zuul", "state")
-        # Short on purpose: ansible's control sockets live under job_dir.
-        self.job_dir = os.path.join(work_dir, "j")
+        self.job_dir = short_job_dir(work_dir)
         self.zookeeper = zookeeper
         self.database_uri = database_uri
         self.tenant_config = tenant_config
