@@ -45,6 +45,10 @@ def add_subparser(subparsers):
     link.add_argument("state", choices=["up", "down"])
     link.set_defaults(func=cmd_lab_link)
 
+    ctl = sub.add_parser("controller", help="receive link traps and provision cabled arrays")
+    ctl.add_argument("--config", required=True, help="controller config (lab: ctl/ztsp.yaml)")
+    ctl.set_defaults(func=cmd_controller)
+
 
 def cmd_lab_up(args):
     from ci_tools.ztsp.lab import Lab
@@ -100,3 +104,9 @@ def cmd_lab_link(args):
     lab.link(args.array, args.state == "up")
     print(json.dumps({"array": args.array, "link": args.state}))
     return 0
+
+
+def cmd_controller(args):
+    from ci_tools.ztsp.controller import run_controller
+
+    return run_controller(args.config)

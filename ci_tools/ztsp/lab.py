@@ -514,8 +514,8 @@ class Lab:
         conf_dir = os.path.join(d, "etc", "cinder", "cinder.conf.d")
         restart = self.restart_command or (
             f"env PYTHONPATH={REPO}:{os.path.join(REPO, 'drivers', 'refflash')} "
-            f"{self.cinder_python} -m ci_tools.ztsp.node_agent restart --config-file {conf} "
-            f"--config-dir {conf_dir} --state-dir {d}/state"
+            f"{self.cinder_python} -W ignore -m ci_tools.ztsp.node_agent restart "
+            f"--config-file {conf} --config-dir {conf_dir} --state-dir {d}/state"
         )
         self.state.setdefault("nodes", []).append(
             {
