@@ -36,8 +36,10 @@ def identify(neighbours, local_port, pattern):
         raise NoNeighbour(f"no LLDP neighbour on port {local_port} yet")
     if len(on_port) > 1:
         names = ", ".join(n.sys_name or "?" for n in on_port)
-        raise NotAnArray(f"port {local_port}: {len(on_port)} LLDP neighbours ({names}); "
-                         "an array's data port is cabled alone")  # fmt: skip
+        raise NotAnArray(
+            f"port {local_port}: {len(on_port)} LLDP neighbours ({names}); "
+            "an array's data port is cabled alone"
+        )
     n = on_port[0]
     if not n.complete:
         raise NoNeighbour(f"LLDP neighbour on port {local_port} is not complete yet")
@@ -48,8 +50,9 @@ def identify(neighbours, local_port, pattern):
         raise NotAnArray(f"{who} does not match the array pattern {pattern!r}")
     mac = n.port_mac
     if mac is None:
-        raise NotAnArray(f"{who} does not announce its port by MAC (port id subtype "
-                         f"{n.port_subtype})")  # fmt: skip
+        raise NotAnArray(
+            f"{who} does not announce its port by MAC (port id subtype {n.port_subtype})"
+        )
     if int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
         raise NotAnArray(f"{who} announces {mac}, not a unicast MAC")
     ips = [ip for ip in n.mgmt_ips if _usable(ip)]

@@ -17,8 +17,15 @@ LOG = logging.getLogger(__name__)
 LLDP_REMOTE = (1, 0, 8802, 1, 1, 2, 1, 4)
 REM_TABLE = LLDP_REMOTE + (1, 1)  # lldpRemEntry
 MAN_ADDR_TABLE = LLDP_REMOTE + (2, 1)  # lldpRemManAddrEntry
-COLUMNS = {4: "chassis_subtype", 5: "chassis_id", 6: "port_subtype", 7: "port_id",
-           8: "port_desc", 9: "sys_name", 10: "sys_desc"}  # fmt: skip
+COLUMNS = {
+    4: "chassis_subtype",
+    5: "chassis_id",
+    6: "port_subtype",
+    7: "port_id",
+    8: "port_desc",
+    9: "sys_name",
+    10: "sys_desc",
+}
 PORT_ID_MAC = 3  # LldpPortIdSubtype macAddress
 ADDR_IPV4 = 1  # IANA address family
 
@@ -131,8 +138,9 @@ async def walk(engine, address, community, port=161, timeout=1.0, retries=1):
         if err_indication:
             raise WalkError(f"LLDP-MIB walk of {address}: {err_indication}")
         if err_status:
-            raise WalkError(f"LLDP-MIB walk of {address}: {err_status.prettyPrint()} at "
-                            f"{err_index}")  # fmt: skip
+            raise WalkError(
+                f"LLDP-MIB walk of {address}: {err_status.prettyPrint()} at {err_index}"
+            )
         for oid, value in varbinds:
             out.append((tuple(oid), _plain(value)))
     return out

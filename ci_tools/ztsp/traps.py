@@ -115,8 +115,13 @@ class _Protocol(asyncio.DatagramProtocol):
         except TrapIgnored as exc:
             LOG.debug("ztsp: ignored %s", exc)
             return
-        LOG.info("ztsp: trap %s ifIndex %s from %s (%s)", event.kind, event.if_index,
-                 event.switch, event.address)  # fmt: skip
+        LOG.info(
+            "ztsp: trap %s ifIndex %s from %s (%s)",
+            event.kind,
+            event.if_index,
+            event.switch,
+            event.address,
+        )
         self.on_event(event)
 
 
