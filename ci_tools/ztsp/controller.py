@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
-from ci_tools.errors import ConfigError
+from ci_tools.errors import ConfigError, ServiceError
 from ci_tools.ztsp import goldcopy, identify, lldp, provision, secrets, traps
 from ci_tools.ztsp.deliver import DeliveryError, deliver
 
@@ -120,9 +120,19 @@ class Controller:
         self.queue = asyncio.Queue()
         self.engine = SnmpEngine()
         listen = self.config["listen"]
-        transport = await traps.listen(
-            listen["address"], int(listen["port"]), self.config["switches"], self.queue.put_nowait
-        )
+        try:
+            transport = await traps.listen(
+                listen["address"],
+                int(listen["port"]),
+                self.config["switches"],
+                self.queue.put_nowait,
+            )
+        except OSError as exc:
+            self.engine.close_dispatcher()
+            raise ServiceError(
+                f"cannot receive traps on {listen['address']}:{listen['port']}: {exc.strerror} "
+                "(in a lab, run the controller in its namespace: ip netns exec <prefix>-ctl ...)"
+            ) from None
         LOG.info(
             "ztsp: listening for traps on %s:%s from %s",
             listen["address"],

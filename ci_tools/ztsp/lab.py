@@ -2,16 +2,20 @@
 
 ::
 
-                      ┌──────────── <prefix>-sw ────────────┐
-    <prefix>-arr1     │ lldpd -x ──AgentX── snmpd ──traps──▶│──▶ <prefix>-ctl
-      data0 ◀─veth──▶ │ swp1      (LLDP-MIB, IF-MIB, :161)  │      mgmt0 192.0.2.2
-      lldpd (MAC,     │                                     │      ci-tools ztsp controller
-      mgmt IP)        │ br-mgmt 192.0.2.1 ── m-ctl, m-arr1, │
-      mgmt0 192.0.2.11│                      m-node1        │──▶ <prefix>-node1
-      array API :8780 └─────────────────────────────────────┘      mgmt0 192.0.2.21, sshd
+                      ┌──────────── <prefix>-sw ──────────────┐
+    <prefix>-arr1     │ lldpd -x ──AgentX── snmpd ──traps──▶  │──▶ <prefix>-ctl
+      data0 ◀─veth──▶ │ swp1      (LLDP-MIB, IF-MIB, :161)    │      mgmt0 198.51.100.2
+      lldpd (MAC,     │                                       │      ci-tools ztsp controller
+      mgmt IP)        │ br-mgmt 198.51.100.1: m-ctl, m-arr1,  │
+      mgmt0 .11       │                       m-node1         │──▶ <prefix>-node1
+      array API :8780 └───────────────────────────────────────┘      mgmt0 198.51.100.21, sshd
 
-Every address is in 192.0.2.0/24 (documentation range) inside namespaces this
-module creates; no namespace has a default route, so nothing leaves the lab.
+Every address is in 198.51.100.0/24 (documentation range) inside namespaces
+this module creates; no namespace has a default route, so nothing leaves the
+lab. ``up`` refuses to build a lab whose subnet the host itself uses (some
+machines sit on a documentation range): a controller started outside its
+namespace by mistake would then reach real machines.
+
 The array's data port starts down, as an array not yet cabled: :meth:`Lab.link`
 brings it up or down, the switch port follows and snmpd sends linkUp/linkDown.
 
@@ -40,7 +44,7 @@ from ci_tools.harness.process import ManagedProcess
 
 LOG = logging.getLogger(__name__)
 
-SUBNET = "192.0.2"
+SUBNET = "198.51.100"
 SWITCH_IP = f"{SUBNET}.1"
 CONTROLLER_IP = f"{SUBNET}.2"
 ARRAY_API_PORT = 8780
@@ -169,6 +173,12 @@ class Lab:
             raise UsageError(
                 f"{self.cinder_python} missing: run tools/setup-cinder.sh, or give "
                 "--restart-command for the nodes"
+            )
+        used = host_addresses_in(f"{SUBNET}.0/24")
+        if used:
+            raise UsageError(
+                f"this host uses {', '.join(used)} in the lab's subnet {SUBNET}.0/24: "
+                "the lab cannot be told apart from the real network"
             )
         os.makedirs(self.work_dir, exist_ok=True)
         # the node user reads its own dir under here (sshd, the node agent)
@@ -612,6 +622,20 @@ class Lab:
         lab.state = state
         lab.community = state.get("switch", {}).get("community", lab.community)
         return lab
+
+
+def host_addresses_in(network):
+    """Addresses of this (root namespace) host inside ``network``."""
+    import ipaddress
+
+    net = ipaddress.ip_network(network)
+    out = json.loads(run(["ip", "-j", "addr", "show"]).stdout or "[]")
+    return [
+        a["local"]
+        for link in out
+        for a in link.get("addr_info", [])
+        if a.get("family") == "inet" and ipaddress.ip_address(a["local"]) in net
+    ]
 
 
 def existing_namespaces():

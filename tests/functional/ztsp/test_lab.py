@@ -13,7 +13,7 @@ LINK_UP_BER = bytes.fromhex("2b06010603010105 04".replace(" ", ""))
 LISTENER = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("192.0.2.2", 1162))
+s.bind((sys.argv[1], 1162))
 print("ready", flush=True)
 s.settimeout(15)
 while True:
@@ -46,7 +46,7 @@ class LabTest(LabTestCase):
     def test_cabling_the_array_sends_link_up_and_shows_it_in_lldp_mib(self):
         array = self.lab["arrays"][0]
         self.assertIn(f"serial {array['serial']}", self.up_out)
-        self.assertIn("192.0.2.", array["mgmt_ip"])
+        self.assertTrue(array["mgmt_ip"].startswith(lab_mod.SUBNET + "."), array)
         # not cabled yet: the switch has no neighbour
         self.assertNotIn("1.0.8802.1.1.2.1.4.1.1.5", self.walk("1.0.8802.1.1.2.1.4.1"))
 
@@ -59,6 +59,7 @@ class LabTest(LabTestCase):
                 sys.executable,
                 "-c",
                 LISTENER,
+                self.lab["controller"]["address"],
             ],
             stdout=subprocess.PIPE,
             text=True,
