@@ -207,3 +207,34 @@ class ControllerTest(ControllerTestCase):
 
 def first_if_index(events):
     return events[0]["if_index"]
+
+
+class TwoArraysTwoNodesTest(ControllerTestCase):
+    lab_args = ("--arrays", "2", "--nodes", "2")
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def test_every_node_gets_every_backend_and_one_uncabled_array_leaves_the_other(self):
+        names = [f"ztsp-{a['serial'].lower()}" for a in self.lab["arrays"]]
+        self.link("up", array=1)
+        self.assertEqual("serving", self.wait_event(1)["result"])
+        self.link("up", array=2)
+        second = self.wait_event(2)
+        self.assertEqual(("serving", names[1]), (second["result"], second["backend"]))
+        self.assertEqual(["node1", "node2"], sorted(second["delivered"]))
+        copies = [self.read(n["gold_copy"]) for n in self.lab["nodes"]]
+        self.assertEqual(copies[0], copies[1])
+        self.assertIn(f"enabled_backends = {','.join(sorted(names))}\n", copies[0])
+        for node in self.lab["nodes"]:
+            states = json.loads(self.read(os.path.join(node["state_dir"], "backends.json")))
+            self.assertEqual({"up"}, {states[n]["state"] for n in names}, node["name"])
+
+        self.link("down", array=1)
+        down = self.wait_event(3)
+        self.assertEqual(("disabled", names[0]), (down["result"], down["backend"]))
+        for node in self.lab["nodes"]:
+            states = json.loads(self.read(os.path.join(node["state_dir"], "backends.json")))
+            self.assertEqual("disabled", states[names[0]]["state"])
+            self.assertEqual("up", states[names[1]]["state"])
