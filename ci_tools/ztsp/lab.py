@@ -90,6 +90,10 @@ def missing_tools():
     out = [f"{tool} ({pkg})" for tool, pkg in wanted.items() if not shutil.which(tool)]
     if not os.path.exists("/usr/sbin/sshd"):
         out.append("sshd (openssh-server)")
+    try:
+        pwd.getpwnam(NODE_USER)
+    except KeyError:
+        out.append(f"the node user {NODE_USER}")
     return out
 
 

@@ -131,3 +131,43 @@ def write_secret(path, data):
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
     os.replace(path + ".new", path)
+
+
+class NodeRollbackTest(ControllerTestCase):
+    def test_a_node_that_cannot_serve_the_gold_copy_goes_back(self):
+        # the driver's check_for_setup_error on the node reads the pool: make it fail once
+        self.in_ns(
+            self.array["namespace"],
+            [
+                sys.executable,
+                "-m",
+                "ci_tools.cli",
+                "array",
+                "fault",
+                "--data-dir",
+                self.array["data_dir"],
+                "--op",
+                "pool.get",
+                "--fail-next",
+                "1",
+                "--status",
+                "503",
+                "--code",
+                "array.busy",
+            ],
+            cwd=TOP,
+        )
+        self.link("up")
+        failed = self.wait_event(1)
+        self.assertEqual(("failed", "deliver"), (failed["result"], failed["step"]))
+        self.assertIn("restart failed, previous gold copy restored", failed["error"])
+        self.assertIn("array.busy", failed["error"])
+        self.assertFalse(os.path.exists(self.node["gold_copy"]))
+        self.assertEqual({}, self.node_backends())  # restarted without the new backend
+
+        self.link("down")
+        self.wait_event(2)
+        self.link("up")
+        done = self.wait_event(3)
+        self.assertEqual("serving", done["result"], done)
+        self.assertEqual("up", self.node_backends()[done["backend"]]["state"])
