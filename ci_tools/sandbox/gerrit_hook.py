@@ -81,6 +81,9 @@ class SandboxGerrit:
             "baseurl": self.emulator.url,
             "user": self.ci_account,
             "sshkey": self.ci_key,
+            # Projects get upstream's canonical names (opendev.org/openstack/cinder),
+            # so jobs find zuul.projects exactly as they do in production.
+            "canonical_hostname": "opendev.org",
         }
         if self.rest:
             conn["password"] = self.ci_password
