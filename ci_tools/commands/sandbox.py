@@ -11,9 +11,9 @@ import json
 import os
 import signal
 import threading
-import time
 
 from ci_tools.errors import ServiceError, UsageError
+from ci_tools.harness.process import pid_alive, stop_supervisor
 
 DEMO_FILE = "cinder/volume/manager.py"
 DEMO_LINE = "# Sandbox change: proves the CI loop end to end.\n"
@@ -72,7 +72,7 @@ def cmd_up(args):
         if not args.once:
             print("[sandbox] running; Ctrl-C or `ci-tools sandbox down` stops it", flush=True)
             while not stop.wait(2):
-                sandbox.stack._check_alive()
+                sandbox.stack._checkpid_alive()
     finally:
         sandbox.down()
         print("[sandbox] everything stopped")
@@ -87,17 +87,9 @@ def _state(work_dir):
         raise UsageError(f"no sandbox running in {work_dir}") from None
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def cmd_status(args):
     state = _state(args.work_dir)
-    alive = _alive(state["pid"])
+    alive = pid_alive(state["pid"])
     print(f"sandbox pid {state['pid']}: {'running' if alive else 'STOPPED'}")
     for key in ("gerrit", "zuul", "array", "logs"):
         print(f"{key:8} {state[key]}")
@@ -107,14 +99,9 @@ def cmd_status(args):
 def cmd_down(args):
     state = _state(args.work_dir)
     pid = state["pid"]
-    if not _alive(pid):
+    if not pid_alive(pid):
         os.unlink(os.path.join(args.work_dir, "sandbox.json"))
         raise ServiceError(f"sandbox process {pid} is gone; removed its stale state")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 120
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if _alive(pid):
-        raise ServiceError(f"sandbox {pid} still running after 120s")
+    stop_supervisor(pid, "sandbox", 120)
     print("stopped")
     return 0

@@ -9,11 +9,11 @@ import json
 import os
 import signal
 import threading
-import time
 
 import requests
 
 from ci_tools.errors import ServiceError, UsageError
+from ci_tools.harness.process import pid_alive, stop_supervisor
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.zuul_daemons import SERVICES
 
@@ -77,7 +77,7 @@ def cmd_up(args):
     print("Ctrl-C stops every service.", flush=True)
     try:
         while not stop.wait(2):
-            stack._check_alive()
+            stack._checkpid_alive()
     finally:
         stack.stop()
         print("all services stopped")
@@ -101,19 +101,11 @@ def _record_supervisor(work_dir):
         json.dump(state, f, indent=2)
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except (ProcessLookupError, TypeError):
-        return False
-
-
 def cmd_status(args):
     state = _state(args.work_dir)
     ok = True
     for name, pid in sorted(state.get("pids", {}).items()):
-        alive = bool(pid) and _alive(pid)
+        alive = bool(pid) and pid_alive(pid)
         ok &= alive
         print(f"{name:16} pid {pid}: {'running' if alive else 'STOPPED'}")
     try:
@@ -130,13 +122,8 @@ def cmd_status(args):
 def cmd_down(args):
     state = _state(args.work_dir)
     pid = state.get("supervisor_pid")
-    if not pid or not _alive(pid):
+    if not pid or not pid_alive(pid):
         raise ServiceError(f"no running `ci-tools services up` for {args.work_dir}")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 90
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if _alive(pid):
-        raise ServiceError(f"supervisor {pid} still running after 90s")
+    stop_supervisor(pid, "supervisor", 90)
     print("stopped")
     return 0

@@ -120,3 +120,23 @@ def _signal_group(pgid, sig):
         pass
     except PermissionError as exc:
         raise ServiceError(f"cannot signal process group {pgid}: {exc}") from exc
+
+
+def pid_alive(pid):
+    """True while ``pid`` exists (signal 0 checks without touching it)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, TypeError):
+        return False
+
+
+def stop_supervisor(pid, what, timeout):
+    """SIGTERM a foreground ``ci-tools ... up`` from another shell and wait until
+    it has stopped everything it runs."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if pid_alive(pid):
+        raise ServiceError(f"{what} {pid} still running after {timeout}s")
