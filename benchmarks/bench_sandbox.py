@@ -98,6 +98,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     kind = "real DevStack + Tempest jobs" if args.full else "executor-only quick jobs"
     print(f"\nsandbox event path, {len(samples)} events, {kind}")
+    print("(1 s resolution: Gerrit's eventCreatedOn and Zuul's build times are whole seconds)")
     print(f"{'seconds':22} {'median':>9} {'min':>9} {'max':>9} {'target':>9}")
     print(row("event -> job start", [s["started"] - s["event"] for s in samples], 5))
     print(row("job end -> comment", [s["reported"] - s["ended"] for s in samples], 2))
