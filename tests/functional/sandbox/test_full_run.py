@@ -1,0 +1,79 @@
+"""The real job, end to end: nothing swapped.
+
+A change pushed to the Gerrit emulator; Zuul runs refflash-ci-tempest-iscsi
+and -fc with this repo's playbooks on the static node: DevStack-lite with
+cinder installed from the change's tree, the refflash driver on the
+reference array, Tempest, log collection and scrubbing, array cleanup.
+Tempest runs a subset here (SANDBOX_REGEX) so the suite fits the CI budget;
+the whole volume suite is exercised by tests/functional/devstack.
+"""
+
+import os
+import re
+
+import requests
+
+from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
+
+SANDBOX_REGEX = r"^tempest\.api\.volume\.(test_volumes_get|test_volumes_snapshots)\."
+
+FLOW = "cinder/volume/flows/manager/create_volume.py"
+# The volume manager's create flow calls the driver here; raising makes the
+# flow revert and the volume go to "error", as a broken driver path would.
+BROKEN = """
+
+# Sandbox: a change that breaks the driver path on purpose.
+def _sandbox_broken_create_raw_volume(self, *args, **kwargs):
+    raise exception.VolumeBackendAPIException(data="sandbox: create_volume broken on purpose")
+
+
+CreateVolumeFromSpecTask._create_raw_volume = _sandbox_broken_create_raw_volume
+"""
+
+
+class TestFullRun(SandboxCase):
+    quick = False
+    job_vars = {"run_tempest_regex": SANDBOX_REGEX}
+
+    def _cinder_file(self, path):
+        seed = os.path.join(self.sandbox.gerrit.work_dir, "seed", "openstack/cinder")
+        with open(os.path.join(seed, path)) as f:
+            return f.read()
+
+    def _builds(self, change):
+        tenant = self.sandbox.tenant.tenant
+        return self.sandbox.stack.api(f"tenant/{tenant}/builds?change={change}")
+
+    def test_change_passes_and_logs_hold_results_and_scrubbed_config(self):
+        text = self._cinder_file(FLOW) + "\n# Sandbox: a harmless change.\n"
+        change, _, _ = self.sandbox.push_change({FLOW: text},
+                                                "Sandbox: harmless change")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
+        self.assertEqual({"SUCCESS"}, {line["result"] for line in lines.values()}, message)
+        password = self.sandbox.array.password
+        for build in self._builds(change):
+            base = build["log_url"]
+            html = requests.get(base + "controller/tempest-output/testr_results.html", timeout=10)
+            self.assertEqual(200, html.status_code, base)
+            self.assertIn("test_volumes_get", html.text)
+            conf = requests.get(base + "controller/cinder/cinder.conf.d/backends.conf", timeout=10)
+            self.assertEqual(200, conf.status_code, base)
+            self.assertIn("volume_driver = refflash_cinder", conf.text)
+            self.assertRegex(conf.text, re.compile(r"^san_password = \*+", re.M))
+            self.assertNotIn(password, conf.text)
+            output = requests.get(base + "job-output.txt", timeout=10).text
+            self.assertNotIn(password, output)
+
+    def test_change_breaking_create_volume_fails_naming_tests(self):
+        text = self._cinder_file(FLOW) + BROKEN
+        change, _, _ = self.sandbox.push_change({FLOW: text},
+                                                "Sandbox: break create_volume")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        self.assertEqual({"FAILURE"}, {line["result"] for line in lines.values()}, message)
+        for job in lines:
+            self.assertRegex(message, rf"{job}: \d+ of \d+ tests failed: ")
+        self.assertIn("VolumesGetTest.test_volume_create_get_update_delete", message)
+        self.assertEqual({}, self.sandbox.ci_votes(change))
