@@ -29,6 +29,7 @@ import yaml
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.harness.devstack import DevStackLite
 from ci_tools.harness.playbook import REPO
+from ci_tools.harness.procfs import PAGE_KB, proc_stats
 
 PROFILE_LINE = re.compile(r"^(?P<name>.+?) -+ (?P<secs>\d+\.\d+)s\s*$")
 
@@ -51,17 +52,9 @@ def task_times(stdout):
 def tree_rss_kb(root_pid):
     """Resident KB of a process and all its descendants."""
     parents, rss = {}, {}
-    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            parents[int(pid)] = int(fields[1])
-            rss[int(pid)] = int(fields[21]) * page_kb
-        except (OSError, IndexError, ValueError):
-            continue
+    for pid, fields in proc_stats():
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * PAGE_KB
     total, todo = 0, [root_pid]
     while todo:
         pid = todo.pop()

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 
+from ci_tools.harness.procfs import PAGE_KB, proc_stats
 from ci_tools.harness.stack import ZuulStack
 
 CONFIG = """
@@ -36,17 +37,10 @@ CONFIG = """
 def session_rss_kb(session_ids):
     """Resident KB per session id (each service leads its own session)."""
     totals = dict.fromkeys(session_ids, 0)
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            sid = int(fields[3])
-            if sid in totals:
-                totals[sid] += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
-        except (OSError, IndexError, ValueError):
-            continue
+    for _pid, fields in proc_stats():
+        sid = int(fields[3])
+        if sid in totals:
+            totals[sid] += int(fields[21]) * PAGE_KB
     return totals
 
 

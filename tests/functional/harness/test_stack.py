@@ -7,6 +7,7 @@ import tempfile
 
 import testtools
 
+from ci_tools.harness.procfs import proc_stats
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.zuul_daemons import zuul_venv
 
@@ -38,18 +39,9 @@ TENANT = """
 
 def sessions_alive(session_ids):
     """Processes whose session id is one of ours (each service leads its own session)."""
-    alive = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) in session_ids:
-            alive.append(int(pid))
-    return alive
+    return [
+        pid for pid, fields in proc_stats() if fields[0] != "Z" and int(fields[3]) in session_ids
+    ]
 
 
 def listening_sockets(pids):
