@@ -24,6 +24,8 @@ import json
 import logging
 import os
 import secrets
+import signal
+import subprocess
 import threading
 import time
 
@@ -36,6 +38,7 @@ from ci_tools.configcheck.sandbox_tenant import CINDER_PROJECTS, SandboxTenant
 from ci_tools.errors import ServiceError
 from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
+from ci_tools.harness.procfs import proc_stats
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import kit_root
@@ -47,6 +50,19 @@ from ci_tools.zuulconf.site import load_site
 
 LOG = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
+
+
+def _processes_with(text):
+    """Pids whose command line mentions ``text``."""
+    found = []
+    for pid, _fields in proc_stats():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
 
 
 class Progress:
@@ -92,6 +108,8 @@ class Sandbox:
         self.tenant = None
         self.stack = None
         self.node = None
+        # DevStack-lite on the static node, kept warm between sandbox runs.
+        self.node_dest = os.path.join(kit_root(), "sandbox-node", "stack")
         self.token_secret = secrets.token_hex(16)
         self._stop = threading.Event()
         self._reconciler_thread = None
@@ -113,7 +131,7 @@ class Sandbox:
                 },
                 # A warm DevStack-lite between sandbox runs, and this machine's /etc
                 # left alone (a lab node uses the role's defaults).
-                "devstack_lite_dest": os.path.join(kit_root(), "sandbox-node", "stack"),
+                "devstack_lite_dest": self.node_dest,
                 "devstack_lite_etc": os.path.join(kit_root(), "sandbox-node", "etc"),
                 # Sandbox-only throwaway credentials, where tempest/pre.yaml looks
                 # for the job's <name>_array secret in production.
@@ -222,12 +240,36 @@ class Sandbox:
                 errors.append(f"gerrit: {exc}")
         elif self.gerrit is not None:
             self.gerrit.stop()
+        try:
+            self._stop_node_services()
+        except Exception as exc:
+            errors.append(f"DevStack-lite on the node: {exc}")
         self.node = self.stack = self.logserver = self.array = self.tenant = None
         state = os.path.join(self.work_dir, STATE_FILE)
         if os.path.exists(state):
             os.unlink(state)
         if errors:
             raise ServiceError("sandbox parts did not stop cleanly: " + "; ".join(errors))
+
+    def _stop_node_services(self):
+        """A job leaves DevStack-lite running on the node (a lab node is thrown
+        away; this one is the machine itself): take it down with the sandbox."""
+        conf = os.path.join(self.node_dest, "supervisord.conf")
+        ctl = os.path.join(self.node_dest, "venv", "bin", "supervisorctl")
+        if not os.path.exists(conf):
+            return
+        if os.path.exists(ctl):
+            subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True, timeout=120)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _processes_with(conf):
+            time.sleep(1)
+        for pid in _processes_with(conf):
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if _processes_with(conf):
+            raise ServiceError(f"supervisord of {conf} still running")
 
     # -- acting as upstream -----------------------------------------------------
 

@@ -15,6 +15,7 @@ import requests
 import testtools
 
 from ci_tools.harness.zuul_daemons import zuul_venv
+from ci_tools.sandbox import loop
 from ci_tools.sandbox.loop import Progress, Sandbox
 from tests.functional.sandbox import quick_jobs
 
@@ -68,6 +69,10 @@ class SandboxCase(testtools.TestCase):
     def tearDownClass(cls):
         try:
             cls.sandbox.down()
+            # Nothing the jobs deployed on the node outlives the sandbox.
+            left = loop._processes_with(cls.sandbox.node_dest)
+            if left:
+                raise AssertionError(f"processes left on the node after down: {left}")
         finally:
             if not os.environ.get("CI_KIT_KEEP_WORK"):
                 shutil.rmtree(cls.work, ignore_errors=True)
