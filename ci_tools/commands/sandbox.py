@@ -59,6 +59,8 @@ def cmd_up(args):
     sandbox.up()
     try:
         sandbox.reconcile_forever()
+        if sandbox.site["voting"]:
+            sandbox.vote_guard_forever()
         print(f"[sandbox] zuul:   {sandbox.stack.web_url}/t/{sandbox.tenant.tenant}/status")
         print(f"[sandbox] gerrit: {sandbox.emulator.url}")
         print(f"[sandbox] logs:   {sandbox.logserver.url}", flush=True)
@@ -69,10 +71,12 @@ def cmd_up(args):
             with sandbox.progress.phase("report", f"wait for the CI's comment on change {number}"):
                 report = sandbox.wait_for_report(number, timeout=args.timeout)
             print("\n" + report["message"] + "\n", flush=True)
+            if sandbox.site["voting"]:
+                print(f"[sandbox] vote: {sandbox.wait_for_vote(number) or 'none'}", flush=True)
         if not args.once:
             print("[sandbox] running; Ctrl-C or `ci-tools sandbox down` stops it", flush=True)
             while not stop.wait(2):
-                sandbox.stack._checkpid_alive()
+                sandbox.stack._check_alive()
     finally:
         sandbox.down()
         print("[sandbox] everything stopped")

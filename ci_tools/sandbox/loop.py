@@ -12,7 +12,8 @@ Phases (each printed as it starts and with its time when done):
 
 Then ``run_change`` pushes a change to openstack/cinder as a developer and
 ``wait_for_report`` returns the CI's comment on it. ``reconcile_forever``
-runs the missed-event reconciler in a thread.
+runs the missed-event reconciler in a thread, ``vote_guard_forever`` the
+vote guard (what votes when site.yaml says ``voting: true``).
 
 The job's array address and password are sandbox-only values (the array is
 started here with a random password), handed to the job as variables of a
@@ -45,6 +46,7 @@ from ci_tools.harness.zuul_daemons import kit_root
 from ci_tools.people.gerrit_rest import GerritRest
 from ci_tools.sandbox import reconciler
 from ci_tools.sandbox.gerrit_hook import DEVELOPER, SandboxGerrit
+from ci_tools.vote_guard import VoteGuard, guard_tag
 from ci_tools.zuulconf import recheck
 from ci_tools.zuulconf.site import load_site
 
@@ -112,7 +114,7 @@ class Sandbox:
         self.node_dest = os.path.join(kit_root(), "sandbox-node", "stack")
         self.token_secret = secrets.token_hex(16)
         self._stop = threading.Event()
-        self._reconciler_thread = None
+        self._threads = []
 
     # -- bring up ---------------------------------------------------------------
 
@@ -223,8 +225,8 @@ class Sandbox:
 
     def down(self):
         self._stop.set()
-        if self._reconciler_thread:
-            self._reconciler_thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
         errors = []
         for part in (self.node, self.stack, self.logserver, self.array):
             if part is None:
@@ -298,12 +300,15 @@ class Sandbox:
                     votes[label] = approval["value"]
         return votes
 
-    def ci_messages(self, change):
-        """The CI's comments on ``change``, oldest first (REST, as a person reads them)."""
+    def ci_messages(self, change, guard=False):
+        """The CI's reports on ``change``, oldest first (REST, as a person reads
+        them); with ``guard=True`` the vote guard's messages instead."""
         detail = self._detail(change)
         ci = self.site["ci_name"]
+        tag = guard_tag(ci)
         return [m for m in detail.get("messages", [])
-                if (m.get("author") or {}).get("username") == ci]  # fmt: skip
+                if (m.get("author") or {}).get("username") == ci
+                and (m.get("tag") == tag) == guard]  # fmt: skip
 
     def wait_for_report(self, change, count=1, timeout=1800):
         """Wait until the CI has posted ``count`` comments on ``change``; return the last."""
@@ -347,17 +352,59 @@ class Sandbox:
             grace=grace,
         )
 
-    def reconcile_forever(self, interval=5, **kw):
-        rec = self.reconciler(**kw)
+    def _every(self, name, interval, func):
+        """Run ``func`` every ``interval`` seconds in a thread until ``down``."""
 
         def loop():
             while not self._stop.wait(interval):
                 try:
-                    rec.zuul.token = self.admin_token()
-                    rec.run_once()
+                    func()
                 except (ServiceError, requests.RequestException) as exc:
-                    LOG.warning("reconciler pass failed (will retry): %s", exc)
+                    LOG.warning("%s pass failed (will retry): %s", name, exc)
 
-        self._reconciler_thread = threading.Thread(target=loop, name="reconciler", daemon=True)
-        self._reconciler_thread.start()
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def reconcile_forever(self, interval=5, **kw):
+        rec = self.reconciler(**kw)
+
+        def once():
+            rec.zuul.token = self.admin_token()
+            rec.run_once()
+
+        self._every("reconciler", interval, once)
         return rec
+
+    # -- vote guard -------------------------------------------------------------
+
+    def vote_guard(self, **kw):
+        """The guard as a vendor runs it: logged in as the CI's account over REST."""
+        gerrit = GerritRest(self.emulator.url, user=self.site["ci_name"],
+                            password=self.gerrit.ci_password, auth="basic", rate=20,
+                            retries=2, timeout=10)  # fmt: skip
+        return VoteGuard(
+            gerrit,
+            self.site["ci_name"],
+            self.site["display_name"],
+            list(CINDER_PROJECTS),
+            label=self.site.get("vote_label", "Verified"),
+            max_failures=self.site.get("disable_voting_after_failures", 10),
+            **kw,
+        )
+
+    def vote_guard_forever(self, interval=2, **kw):
+        guard = self.vote_guard(**kw)
+        self._every("vote-guard", interval, guard.run_once)
+        return guard
+
+    def wait_for_vote(self, change, timeout=60):
+        """The CI's vote on ``change`` once the guard has cast it, e.g. ``Verified-1``;
+        None when none came within ``timeout`` (the guard casts none on infra failures)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            votes = self.ci_votes(change)
+            if votes:
+                return " ".join(f"{k}{v:+d}" for k, v in sorted(votes.items()))
+            time.sleep(1)
+        return None

@@ -100,15 +100,6 @@ def _header(filename):
     return header
 
 
-def _vote(site):
-    def vote(value):
-        if not site["voting"]:
-            return " {}"
-        return f"\n        {site['vote_label']}: {value}"
-
-    return vote
-
-
 def context(site):
     ci = site["ci_name"]
     footer = (
@@ -127,7 +118,6 @@ def context(site):
         "run_regex": yaml_str(run_regex(ci)),
         "experimental_regex": yaml_str(EXPERIMENTAL_REGEX),
         "footer": footer,
-        "vote": _vote(site),
         "irrelevant_files": irrelevant_files(site),
         "branches_regex": branches_regex(site),
         "protocol_names": PROTOCOL_NAMES,

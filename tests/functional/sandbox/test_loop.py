@@ -92,6 +92,14 @@ class SandboxCase(testtools.TestCase):
 
 
 class TestSandboxLoop(SandboxCase):
+    # Voting on, as a vendor's proven CI runs: Zuul comments, the vote guard votes.
+    site_changes = {"voting": True}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox.vote_guard_forever()
+
     def test_new_patchset_gets_one_comment_whose_links_open(self):
         change, _ = self.push("Sandbox: a good change")
         message = self.report(change)
@@ -107,10 +115,11 @@ class TestSandboxLoop(SandboxCase):
             self.assertTrue(build["log_url"], build)
             out = requests.get(build["log_url"] + "job-output.txt", timeout=10)
             self.assertEqual(200, out.status_code, build["log_url"])
-        # Voting is off in site.yaml: a comment, no Verified vote.
-        self.assertEqual({}, self.sandbox.ci_votes(change))
+        # The vote guard read the report and voted, once.
+        self.assertEqual("Verified+1", self.sandbox.wait_for_vote(change))
         time.sleep(5)
         self.assertEqual(1, len(self.sandbox.ci_messages(change)))
+        self.assertEqual(1, len(self.sandbox.ci_messages(change, guard=True)))
 
     def test_broken_change_fails_naming_the_tests(self):
         change, _ = self.push("Sandbox: break it\n\nSANDBOX-BREAK")
@@ -120,13 +129,22 @@ class TestSandboxLoop(SandboxCase):
         self.assertIn("Build failed", message)
         self.assertIn("2 of 3 tests failed", message)
         self.assertIn(quick_jobs.FAILED_GET.split(".", 4)[-1], message)
+        # Failing tests named: the driver broke, and the CI says so with its vote.
+        self.assertEqual("Verified-1", self.sandbox.wait_for_vote(change))
+        (vote,) = self.sandbox.ci_messages(change, guard=True)
+        self.assertIn(f"test failures in {CI}-tempest-iscsi", vote["message"])
 
 
 class TestSandboxEvents(SandboxCase):
     """Triggers and faults on the event path, with node-less quick jobs so many runs fit."""
 
     nodeless = True
-    site_changes = {"protocols": ["iscsi"]}
+    site_changes = {"protocols": ["iscsi"], "voting": True}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox.vote_guard_forever()
 
     def test_recheck_and_run_ci_rerun_other_comments_do_not(self):
         change, _ = self.push("Sandbox: recheck me")
@@ -196,10 +214,18 @@ class TestSandboxEvents(SandboxCase):
 
     def test_array_unreachable_is_an_infra_failure_without_vote(self):
         self.sandbox.array.stop()
-        self.addCleanup(self.sandbox.array.start)
         change, _ = self.push("Sandbox: array away")
-        message = self.report(change, 1, timeout=300)
+        try:
+            message = self.report(change, 1, timeout=300)
+        finally:
+            self.sandbox.array.start()
         self.assertIn("RETRY_LIMIT", message)
         self.assertIn("INFRASTRUCTURE FAILURE (array unreachable); not caused by this change",
                       message)  # fmt: skip
-        self.assertEqual({}, self.sandbox.ci_votes(change))
+        # Voting is on, and still no vote: the lab failed, not the change.
+        self.assertIsNone(self.sandbox.wait_for_vote(change, timeout=15))
+        self.assertEqual([], self.sandbox.ci_messages(change, guard=True))
+        # The guard was watching all along: the recheck on a working array passes and votes.
+        self.sandbox.comment(change, "recheck")
+        self.assertIn("SUCCESS", self.report(change, 2, timeout=300))
+        self.assertEqual("Verified+1", self.sandbox.wait_for_vote(change))

@@ -48,6 +48,14 @@ class TestOurFormat(testtools.TestCase):
         message = samples.check_pipeline()["merge-conflict-message"]
         self.assertEqual("info", parse.parse_comment(f"Patch Set 2:\n\n{message}").kind)
 
+    def test_vote_guard_message_is_not_a_second_result(self):
+        # The guard votes on the report above it; counting it would double the run.
+        text = (
+            "Patch Set 2: Verified-1\n\nvote-guard: Verified-1 from the Reference Flash "
+            "RefFlash CI report above: test failures in refflash-ci-tempest-iscsi."
+        )
+        self.assertEqual("info", parse.parse_comment(text).kind)
+
     def test_build_without_log_url(self):
         comment = samples.our_comment([("refflash-ci-tempest-iscsi", None, "NODE_FAILURE", None)])
         (job,) = parse.parse_comment(comment).jobs

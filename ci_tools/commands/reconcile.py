@@ -1,0 +1,83 @@
+"""``ci-tools reconcile``: enqueue what Zuul missed while its event stream was down."""
+
+import logging
+import os
+import sys
+import time
+
+from ci_tools.errors import CIToolsError, ServiceError, UsageError
+
+DEFAULT_GERRIT = "https://review.opendev.org"
+DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+
+
+def add_subparser(subparsers):
+    parser = subparsers.add_parser(
+        "reconcile",
+        help="enqueue patchsets and recheck comments Zuul missed (stream drops)",
+        description="Reads recent patchsets and trigger comments (recheck, run-<ci>) over "
+        "Gerrit REST and, for each one Zuul has no buildset or queue item for, enqueues the "
+        "change through zuul-web. Stateless and idempotent: run it from a timer or with "
+        "--interval. See ci_tools/sandbox/reconciler.py.",
+    )
+    parser.add_argument("--repo", default=".", help="this CI's config repo (site.yaml, zuul.d)")
+    parser.add_argument("--zuul-web", required=True, metavar="URL", help="zuul-web base URL")
+    parser.add_argument("--tenant", help="Zuul tenant (default: site.yaml's tenant)")
+    parser.add_argument(
+        "--token-env", default="ZUUL_ADMIN_TOKEN",
+        help="environment variable holding a zuul-web admin token (%(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--gerrit", default=DEFAULT_GERRIT, help="Gerrit URL (%(default)s)")
+    parser.add_argument(
+        "--project", action="append", dest="projects",
+        help="projects to watch (default: openstack/cinder and openstack/os-brick)",
+    )  # fmt: skip
+    parser.add_argument("--window", type=float, default=1.0, metavar="HOURS",
+                        help="look this far back (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--grace", type=float, default=60, metavar="SECONDS",
+                        help="leave younger events to Zuul (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--interval", type=float, default=0, help="seconds between passes (0: one pass and exit)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be enqueued")
+    parser.set_defaults(func=cmd_reconcile)
+
+
+def cmd_reconcile(args):
+    from ci_tools.people.gerrit_rest import GerritRest
+    from ci_tools.sandbox import reconciler
+    from ci_tools.zuulconf import recheck
+    from ci_tools.zuulconf.site import load_site
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s reconcile: %(message)s")
+    repo = os.path.abspath(args.repo)
+    site = load_site(repo)
+    token = os.environ.get(args.token_env)
+    if not token and not args.dry_run:
+        raise UsageError(f"enqueueing needs a zuul-web admin token in ${args.token_env}")
+    zuul = reconciler.ZuulView(args.zuul_web, args.tenant or site["tenant"], "check", token=token)
+    rec = reconciler.Reconciler(
+        GerritRest(args.gerrit, rate=5, retries=3),
+        zuul,
+        args.projects or DEFAULT_PROJECTS,
+        recheck.comment_regexes(repo),
+        ci_accounts={site["ci_name"]},
+        window=args.window * 3600,
+        grace=args.grace,
+    )
+    while True:
+        try:
+            if args.dry_run:
+                for trigger in rec.missed():
+                    print(f"would enqueue {trigger.project} {trigger.ref} ({trigger.kind})")
+            else:
+                for trigger in rec.run_once():
+                    print(f"enqueued {trigger.project} {trigger.ref} ({trigger.kind})")
+        except (ServiceError, CIToolsError) as exc:
+            if not args.interval:
+                raise
+            print(f"reconcile: pass failed, retrying in {args.interval:g}s: {exc}",
+                  file=sys.stderr)  # fmt: skip
+        if not args.interval:
+            return 0
+        time.sleep(args.interval)

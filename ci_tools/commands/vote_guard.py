@@ -1,0 +1,89 @@
+"""``ci-tools vote-guard``: cast the CI's Verified votes from its own reports."""
+
+import logging
+import os
+import sys
+import time
+
+from ci_tools.errors import CIToolsError, ServiceError, UsageError
+
+DEFAULT_GERRIT = "https://review.opendev.org"
+DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+
+
+def add_subparser(subparsers):
+    parser = subparsers.add_parser(
+        "vote-guard",
+        help="vote Verified from the CI's reports, never -1 for an infrastructure failure",
+        description="Reads the CI's check reports on open changes over Gerrit REST and votes "
+        "+1 when every job passed, -1 only when the report names failing tests, and nothing "
+        "for RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT or INFRASTRUCTURE FAILURE. "
+        "Stateless: run it as a service (--interval) or from a timer.",
+    )
+    parser.add_argument("--repo", default=".", help="this CI's config repo (site.yaml)")
+    parser.add_argument("--gerrit", default=DEFAULT_GERRIT, help="Gerrit URL (%(default)s)")
+    parser.add_argument("--user", help="the CI's Gerrit account (default: site.yaml's ci_name)")
+    parser.add_argument(
+        "--password-env",
+        default="GERRIT_HTTP_PASSWORD",
+        help="environment variable holding the CI account's HTTP password (%(default)s)",
+    )
+    parser.add_argument("--auth", choices=("basic", "digest"), default="basic")
+    parser.add_argument(
+        "--project", action="append", dest="projects",
+        help="projects to watch (default: openstack/cinder and openstack/os-brick)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--interval", type=float, default=0, help="seconds between passes (0: one pass and exit)"
+    )
+    parser.add_argument(
+        "--window", type=float, default=6.0, metavar="HOURS",
+        help="reports older than this are left alone (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="print the votes, cast none")
+    parser.set_defaults(func=cmd_vote_guard)
+
+
+def cmd_vote_guard(args):
+    from ci_tools.people.gerrit_rest import GerritRest
+    from ci_tools.vote_guard import VoteGuard
+    from ci_tools.zuulconf.site import load_site
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s vote-guard: %(message)s")
+    site = load_site(os.path.abspath(args.repo))
+    if not site["voting"] and not args.dry_run:
+        raise UsageError(
+            "site.yaml says voting: false, so the CI only comments; set voting: true "
+            "(or use --dry-run to see what the guard would vote)"
+        )
+    user = args.user or site["ci_name"]
+    password = os.environ.get(args.password_env)
+    if not password and not args.dry_run:
+        raise UsageError(f"voting needs the CI account's HTTP password in ${args.password_env}")
+    gerrit = GerritRest(
+        args.gerrit, user=user if password else None, password=password, auth=args.auth,
+        rate=5, retries=3,
+    )  # fmt: skip
+    guard = VoteGuard(
+        gerrit,
+        site["ci_name"],
+        site["display_name"],
+        args.projects or DEFAULT_PROJECTS,
+        label=site["vote_label"],
+        max_failures=site["disable_voting_after_failures"],
+        window=args.window * 3600,
+        dry_run=args.dry_run,
+    )
+    while True:
+        try:
+            for report, value in guard.run_once():
+                verb = "would vote" if args.dry_run else "voted"
+                print(f"{verb} {site['vote_label']}{value:+d} on {report.project} {report.ref}")
+        except (ServiceError, CIToolsError) as exc:
+            if not args.interval:
+                raise
+            print(f"vote-guard: pass failed, retrying in {args.interval:g}s: {exc}",
+                  file=sys.stderr)  # fmt: skip
+        if not args.interval:
+            return 0
+        time.sleep(args.interval)
