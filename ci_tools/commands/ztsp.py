@@ -31,6 +31,18 @@ def add_subparser(subparsers):
     )
     up.add_argument("--trap-port", type=int, default=162, help="controller's trap port")
     up.add_argument(
+        "--cinder",
+        choices=["agent", "devstack"],
+        default="agent",
+        help="what a node runs: the node agent (seconds, no database or bus) or a real "
+        "DevStack-lite with cinder-volume inside the node's namespace (one node)",
+    )
+    up.add_argument(
+        "--devstack-dest",
+        help="DevStack-lite dir for --cinder devstack (default: the warm one the devstack "
+        "tests share, $CI_KIT_ROOT/devstack-lite-test)",
+    )
+    up.add_argument(
         "--restart-command",
         help="what a node runs after a new gold copy (default: the node agent in the Cinder "
         "venv, $CI_KIT_ROOT/cinder-venv)",
@@ -60,6 +72,8 @@ def cmd_lab_up(args):
         servers=args.servers,
         restart_command=args.restart_command,
         trap_port=args.trap_port,
+        cinder=args.cinder,
+        devstack_dest=args.devstack_dest,
     )
     state = lab.up()
     ctl = state["controller"]
@@ -72,6 +86,12 @@ def cmd_lab_up(args):
         )
     for n in state["nodes"]:
         print(f"  node {n['name']}: ssh {n['user']}@{n['address']} gold copy {n['gold_copy']}")
+        if n.get("kind") == "devstack":
+            print(
+                f"    DevStack-lite {n['devstack']['dest']} in {n['namespace']} "
+                f"(deployed in {n['devstack']['deploy_seconds']} s), Cinder API "
+                f"http://127.0.0.1:{n['devstack']['ports']['cinder']} in that namespace"
+            )
     print(
         f"controller: ip netns exec {ctl['namespace']} ci-tools ztsp controller "
         f"--config {ctl['config']}"

@@ -72,11 +72,15 @@ def zuul_plugin_env(work_dir):
     return {"ANSIBLE_ACTION_PLUGINS": action_dir, "PYTHONPATH": path_dir}
 
 
-def run_playbook(playbook, work_dir, extra_vars=None, timeout=1800, log_name=None, env=None):
+def run_playbook(
+    playbook, work_dir, extra_vars=None, timeout=1800, log_name=None, env=None, netns=None
+):
     """Run one playbook of this repo on localhost; return the CompletedProcess.
 
     Output goes to ``<work_dir>/<log_name or playbook name>.log`` as well as
-    into the result, so a failing test can show it.
+    into the result, so a failing test can show it. With ``netns``,
+    ansible-playbook runs inside that network namespace (``ip netns exec``), so
+    everything it starts (daemons included) lives on that namespace's network.
     """
     os.makedirs(work_dir, exist_ok=True)
     vars_path = os.path.join(work_dir, "extra-vars.json")
@@ -96,7 +100,7 @@ def run_playbook(playbook, work_dir, extra_vars=None, timeout=1800, log_name=Non
         ),
     )
     env.update(extra_env or {})
-    argv = [
+    argv = (["ip", "netns", "exec", netns] if netns else []) + [
         ansible_playbook_bin(),
         "-i",
         write_inventory(work_dir),

@@ -19,6 +19,31 @@ namespace by mistake would then reach real machines.
 The array's data port starts down, as an array not yet cabled: :meth:`Lab.link`
 brings it up or down, the switch port follows and snmpd sends linkUp/linkDown.
 
+Two kinds of Cinder node (``cinder=``):
+
+* ``agent`` (default): sshd for the user ``zuul`` and the node agent
+  (``node_agent.py``, the Cinder venv), which loads the delivered section with
+  Cinder's own code and starts the driver; seconds per restart, no database
+  or message bus. The fast tests and the default benchmark use it.
+* ``devstack``: a real DevStack-lite (``roles/devstack-lite``: MariaDB,
+  RabbitMQ, Keystone, Glance, Cinder API, scheduler, volume and backup under
+  supervisord, the refflash driver from ``drivers/refflash``) deployed *inside
+  the node's namespace*: ansible-playbook runs there (``ip netns exec``), so
+  every service it starts binds the namespace's own loopback and c-vol reaches
+  the array's API on the lab's management network like any node on it. This
+  was chosen over a veth from the host's root namespace into ``br-mgmt``:
+  such a veth would put a lab address on the host (which ``up`` refuses, so a
+  mistaken controller cannot reach real machines) and the stack's ports
+  would share the host's loopback with other stacks (the devstack tests,
+  the sandbox); in the namespace the role's ports are always free, nothing
+  of the stack is reachable from outside the lab, and ``down`` finds every
+  leftover (epmd included) by namespace. The controller logs in as root (the
+  services run as root, as the Tempest job's ``become`` makes them) to write
+  the gold copy into ``cinder.conf.d/`` and run ``cinder_volume.py refresh``
+  (``supervisorctl restart c-vol`` and a wait until it serves). One
+  DevStack-lite node per lab: its ``dest`` (by default the warm one the
+  devstack tests share, ``$CI_KIT_ROOT/devstack-lite-test``) holds one stack.
+
 ``lab.json`` in the work dir records the lab (namespaces, addresses, the SNMP
 community, the arrays' data MACs) so ``ci-tools ztsp lab down`` in another
 process finds what to stop; the controller's own config (``ctl/ztsp.yaml``)
@@ -115,9 +140,17 @@ class Lab:
         cinder_python=None,
         restart_command=None,
         trap_port=TRAP_PORT,
+        cinder="agent",
+        devstack_dest=None,
     ):
         if not 1 <= arrays <= 9 or not 1 <= nodes <= 9 or not 0 <= servers <= 9:
             raise UsageError("a lab has 1 to 9 arrays, 1 to 9 nodes and 0 to 9 servers")
+        if cinder not in ("agent", "devstack"):
+            raise UsageError(f"cinder={cinder!r}: 'agent' or 'devstack'")
+        if cinder == "devstack" and nodes != 1:
+            raise UsageError("a lab has one DevStack-lite node (one stack per dest)")
+        self.cinder = cinder
+        self.devstack_dest = devstack_dest
         self.servers = servers
         self.work_dir = os.path.abspath(work_dir)
         self.arrays = arrays
@@ -173,7 +206,9 @@ class Lab:
             raise ServiceError(f"missing: {', '.join(missing)}; run tools/test-setup.sh")
         if os.path.exists(self.state_path):
             raise UsageError(f"{self.state_path} exists: run 'ci-tools ztsp lab down' first")
-        if self.restart_command is None and not os.path.exists(self.cinder_python):
+        if self.cinder == "devstack":
+            self._check_devstack_free()
+        elif self.restart_command is None and not os.path.exists(self.cinder_python):
             raise UsageError(
                 f"{self.cinder_python} missing: run tools/setup-cinder.sh, or give "
                 "--restart-command for the nodes"
@@ -187,7 +222,12 @@ class Lab:
         os.makedirs(self.work_dir, exist_ok=True)
         # the node user reads its own dir under here (sshd, the node agent)
         os.chmod(self.work_dir, 0o755)
-        self.state = {"prefix": self.prefix, "namespaces": [], "work_dir": self.work_dir}
+        self.state = {
+            "prefix": self.prefix,
+            "namespaces": [],
+            "work_dir": self.work_dir,
+            "cinder": self.cinder,
+        }
         self._save()
         try:
             self._network()
@@ -204,6 +244,25 @@ class Lab:
             self.down()
             raise
         return self.state
+
+    def _devstack_dest(self):
+        from ci_tools.harness.devstack import default_dest
+
+        return os.path.abspath(self.devstack_dest or default_dest())
+
+    def _check_devstack_free(self):
+        """Refuse a dest whose supervisord runs: another stack (a test) is using it."""
+        pid_file = os.path.join(self._devstack_dest(), "run", "supervisord.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
+        if _alive(pid):
+            raise UsageError(
+                f"DevStack-lite in {self._devstack_dest()} is running (supervisord pid {pid}): "
+                "another test or lab uses it; stop it or give another dest"
+            )
 
     def _save(self):
         tmp = self.state_path + ".tmp"
@@ -488,16 +547,8 @@ class Lab:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True)
 
-    def _node(self, i):
-        d = self.path(f"node{i}")
-        user = pwd.getpwnam(NODE_USER)
-        for sub in ("", "etc/cinder/cinder.conf.d", "state", "ssh"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        with open(os.path.join(d, "etc", "cinder", "cinder.conf"), "w") as f:
-            f.write(f"[DEFAULT]\nhost = node{i}\nstate_path = {d}/state\n")
-        for root, dirs, _files in os.walk(d):
-            for name in ["."] + dirs:
-                os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid)
+    def _node_sshd(self, i, user, d):
+        """sshd in node ``i``'s namespace for ``user``, with the controller's key."""
         ssh = self.path("ctl", "ssh")
         os.makedirs(ssh, exist_ok=True)
         key = os.path.join(ssh, "id_ed25519")
@@ -515,7 +566,7 @@ class Lab:
             f.write(f"{node_ip(i)} {host_pub[0]} {host_pub[1]}\n")
         cfg = os.path.join(sshd_dir, "sshd_config")
         with open(cfg, "w") as f:
-            f.write(render_sshd_config(node_ip(i), sshd_dir, NODE_USER))
+            f.write(render_sshd_config(node_ip(i), sshd_dir, user))
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         self._start(
             f"node{i}-sshd",
@@ -524,6 +575,87 @@ class Lab:
             f"node{i}-sshd.log",
             healthy=self._log_says(f"node{i}-sshd.log", "Server listening"),
         )
+
+    def _devstack_node(self, i):
+        """Node ``i`` as a real DevStack-lite, deployed inside its namespace."""
+        d = self.path(f"node{i}")
+        os.makedirs(d, exist_ok=True)
+        self._node_sshd(i, "root", d)
+        dest = self._devstack_dest()
+        node = {
+            "name": f"node{i}",
+            "namespace": self.node(i),
+            "address": node_ip(i),
+            "user": "root",
+            "kind": "devstack",
+            "devstack": {"dest": dest, "work_dir": os.path.join(d, "devstack")},
+            "iqn": f"iqn.2010-10.org.openstack:{self.prefix}-node{i}",
+        }
+        # recorded before the deploy: down() must stop a half-deployed stack too
+        self.state.setdefault("nodes", []).append(node)
+        self._save()
+        stack = self._stack(node)
+        t0 = time.monotonic()
+        proc = stack.play("test-playbooks/devstack-lite/deploy.yaml", log_name="deploy")
+        if proc.returncode:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+            raise ServiceError(
+                f"DevStack-lite on node{i} failed (log {stack.work_dir}/deploy.log):\n{tail}"
+            )
+        node["devstack"]["deploy_seconds"] = round(time.monotonic() - t0, 1)
+        node["devstack"]["ports"] = stack.ports
+        etc = os.path.join(dest, "etc", "cinder")
+        node.update(
+            config_file=os.path.join(etc, "cinder.conf"),
+            config_dir=os.path.join(etc, "cinder.conf.d"),
+            gold_copy=os.path.join(etc, "cinder.conf.d", "ztsp.conf"),
+            restart_command=(
+                f"env PYTHONPATH={REPO} {stack.venv}/bin/python -m ci_tools.ztsp.cinder_volume "
+                f"refresh --dest {dest}"
+            ),
+        )
+        self._save()
+
+    def _stack(self, node):
+        from ci_tools.harness.devstack import DevStackLite
+
+        return DevStackLite(
+            node["devstack"]["work_dir"],
+            dest=node["devstack"]["dest"],
+            netns=node["namespace"],
+            extra_vars={
+                # the driver the gold copy names, as the Tempest job installs it
+                "devstack_lite_extra_src": [os.path.join(REPO, "drivers", "refflash")],
+                # services named after the lab's node (node1@ztsp-<serial>); an
+                # uncabled backend's service shows down seconds later, not 60 s
+                "devstack_lite_cinder_extra": {
+                    "host": node["name"],
+                    "report_interval": 2,
+                    "service_down_time": 10,
+                },
+            },
+        )
+
+    def devstack(self, index=1):
+        """The DevStackLite of node ``index`` (openstack CLI, ports, password)."""
+        node = self.state["nodes"][index - 1]
+        if node.get("kind") != "devstack":
+            raise UsageError(f"node{index} is not a DevStack-lite node")
+        return self._stack(node)
+
+    def _node(self, i):
+        if self.cinder == "devstack":
+            return self._devstack_node(i)
+        d = self.path(f"node{i}")
+        user = pwd.getpwnam(NODE_USER)
+        for sub in ("", "etc/cinder/cinder.conf.d", "state", "ssh"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        with open(os.path.join(d, "etc", "cinder", "cinder.conf"), "w") as f:
+            f.write(f"[DEFAULT]\nhost = node{i}\nstate_path = {d}/state\n")
+        for root, dirs, _files in os.walk(d):
+            for name in ["."] + dirs:
+                os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid)
+        self._node_sshd(i, NODE_USER, d)
         conf = os.path.join(d, "etc", "cinder", "cinder.conf")
         conf_dir = os.path.join(d, "etc", "cinder", "cinder.conf.d")
         restart = self.restart_command or (
@@ -542,6 +674,7 @@ class Lab:
                 "gold_copy": os.path.join(conf_dir, "ztsp.conf"),
                 "state_dir": f"{d}/state",
                 "restart_command": restart,
+                "kind": "agent",
                 "iqn": f"iqn.2010-10.org.openstack:{self.prefix}-node{i}",
             }
         )
@@ -602,6 +735,11 @@ class Lab:
             except ServiceError as exc:
                 LOG.warning("%s", exc)
         self.processes = []
+        for node in (self.state or {}).get("nodes", []):
+            if node.get("kind") == "devstack":
+                # supervisord first (MariaDB and RabbitMQ stop cleanly); the
+                # namespace sweep below takes what escaped it (epmd)
+                self._stack(node).shutdown()
         namespaces = (self.state or {}).get("namespaces") or self.namespaces()
         teardown(namespaces)
         if os.path.exists(self.state_path):
@@ -622,6 +760,7 @@ class Lab:
             servers=len(state.get("servers", [])),
             prefix=state["prefix"],
             restart_command="",
+            cinder=state.get("cinder", "agent"),
         )
         lab.state = state
         lab.community = state.get("switch", {}).get("community", lab.community)
@@ -711,6 +850,8 @@ monitor -S -r 1 -e linkDownTrap "Generate linkDown" {IF_ENTRY}.8 == 2
 
 
 def render_sshd_config(address, sshd_dir, user):
+    # root only where it is the one user (a DevStack-lite node), by key only
+    root = "prohibit-password" if user == "root" else "no"
     return (
         f"Port 22\nListenAddress {address}\n"
         f"HostKey {sshd_dir}/ssh_host_ed25519_key\n"
@@ -718,5 +859,5 @@ def render_sshd_config(address, sshd_dir, user):
         f"AuthorizedKeysFile {sshd_dir}/authorized_keys\n"
         f"AllowUsers {user}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin no\nUsePAM no\nStrictModes no\n"
+        f"PermitRootLogin {root}\nUsePAM no\nStrictModes no\n"
     )

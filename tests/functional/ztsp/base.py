@@ -33,6 +33,8 @@ class LabTestCase(testtools.TestCase):
     """Builds a lab with ``ci-tools ztsp lab up``; always removes it."""
 
     lab_args = ()
+    # seconds for ``lab up``; a DevStack-lite node deploys a whole stack
+    lab_timeout = 120
 
     def setUp(self):
         super().setUp()
@@ -42,7 +44,9 @@ class LabTestCase(testtools.TestCase):
         self.work = tempfile.mkdtemp(prefix="ztsp-lab-")
         self.addCleanup(shutil.rmtree, self.work, True)
         self.addCleanup(self._down)
-        self.up_out = cli("ztsp", "lab", "up", "--work-dir", self.work, *self.lab_args).stdout
+        self.up_out = cli(
+            "ztsp", "lab", "up", "--work-dir", self.work, *self.lab_args, timeout=self.lab_timeout
+        ).stdout
         with open(os.path.join(self.work, "lab.json")) as f:
             self.lab = json.load(f)
 

@@ -16,8 +16,11 @@ from tests.functional.ztsp.base import TOP, LabTestCase
 
 
 class ControllerTestCase(LabTestCase):
+    # the lab's default nodes run the node agent in the Cinder venv
+    needs_node_agent = True
+
     def setUp(self):
-        if not os.path.exists(lab_mod.default_cinder_python()):
+        if self.needs_node_agent and not os.path.exists(lab_mod.default_cinder_python()):
             self.fail(f"{lab_mod.default_cinder_python()} missing: run tools/setup-cinder.sh")
         super().setUp()
         self.node = self.lab["nodes"][0]
