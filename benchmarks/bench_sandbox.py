@@ -1,6 +1,6 @@
 """Where the time goes between an upstream event and the CI's comment.
 
-    python -m benchmarks.bench_sandbox [--events N] [--full]
+    python -m benchmarks.bench_sandbox [--events N] [--full [--tempest-regex RE]]
 
 Brings the sandbox up once, pushes N changes one after the other and, for
 each, takes the timestamps the parts themselves record:
@@ -15,7 +15,10 @@ and prints the median and spread of event->job start, job end->comment and
 the whole run, against the targets (<= 5 s, <= 2 s, <= 10 min). By default
 the jobs are the executor-only quick stand-ins (tests/functional/sandbox),
 which isolates the event path; ``--full`` runs the real DevStack + Tempest
-jobs on the static node for the whole-run figure.
+jobs on the static node for the whole-run figure, with the functional
+tests' Tempest subset unless ``--tempest-regex ''`` asks for the jobs' own
+selection. The static node takes one job at a time (one DevStack-lite), so
+the iSCSI and FC jobs of a run go one after the other.
 """
 
 import argparse
@@ -29,6 +32,7 @@ from ci_tools.sandbox.loop import Progress, Sandbox
 from ci_tools.sandbox.reconciler import parse_zuul_time
 from ci_tools.zuulconf.site import load_site
 from tests.functional.sandbox import quick_jobs
+from tests.functional.sandbox.test_full_run import SANDBOX_REGEX
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -52,7 +56,13 @@ def measure(sandbox, change, patchset=1):
     builds = sandbox.stack.api(f"tenant/{tenant}/builds?change={change}&patchset={patchset}")
     starts = [parse_zuul_time(b["start_time"]) for b in builds if b.get("start_time")]
     ends = [parse_zuul_time(b["end_time"]) for b in builds if b.get("end_time")]
+    jobs = {
+        b["job_name"]: parse_zuul_time(b["end_time"]) - parse_zuul_time(b["start_time"])
+        for b in builds
+        if b.get("start_time") and b.get("end_time")
+    }
     return {
+        "jobs": jobs,
         "event": _event_time(events, "patchset-created", change, patchset),
         "started": min(starts),
         "ended": max(ends),
@@ -71,14 +81,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--full", action="store_true", help="real DevStack + Tempest jobs")
+    parser.add_argument("--tempest-regex", default=SANDBOX_REGEX,
+                        help="with --full: the Tempest selection ('' = the jobs' own)")  # fmt: skip
     args = parser.parse_args()
     site = load_site(REPO)
     extra = {}
+    job_vars = {"run_tempest_regex": args.tempest_regex} if args.tempest_regex else {}
     if not args.full:
         site["protocols"] = ["iscsi"]
         extra = quick_jobs.nodeless_files(site["ci_name"], site["protocols"])
     work = tempfile.mkdtemp(prefix="bench-sandbox-", dir="/var/tmp")
-    sandbox = Sandbox(REPO, work, site=site, extra_files=extra, progress=Progress(print))
+    sandbox = Sandbox(REPO, work, site=site, extra_files=extra, progress=Progress(print),
+                      job_vars=job_vars if args.full else {})  # fmt: skip
     samples = []
     try:
         sandbox.up()
@@ -96,7 +110,11 @@ def main():
     finally:
         sandbox.down()
         shutil.rmtree(work, ignore_errors=True)
-    kind = "real DevStack + Tempest jobs" if args.full else "executor-only quick jobs"
+    kind = "executor-only quick jobs"
+    if args.full:
+        kind = "real DevStack-lite + Tempest jobs, " + (
+            f"Tempest regex {args.tempest_regex}" if args.tempest_regex else "the jobs' own tests"
+        )
     print(f"\nsandbox event path, {len(samples)} events, {kind}")
     print("(1 s resolution: Gerrit's eventCreatedOn and Zuul's build times are whole seconds)")
     print(f"{'seconds':22} {'median':>9} {'min':>9} {'max':>9} {'target':>9}")
@@ -108,6 +126,9 @@ def main():
     print(f"  Gerrit event -> Zuul starts the job : {mid['started'] - mid['event']:7.2f}s")
     print(f"  job runs (pre, run, post, logs)     : {mid['ended'] - mid['started']:7.2f}s")
     print(f"  job end -> comment on the change    : {mid['reported'] - mid['ended']:7.2f}s")
+    for job in sorted(mid["jobs"]):
+        took = statistics.median(s["jobs"][job] for s in samples if job in s["jobs"])
+        print(f"  median {job:29}: {took:7.2f}s")
     print(f"  sandbox up: {', '.join(f'{k} {v:.1f}s' for k, v in sandbox.progress.times.items())}")
 
 
