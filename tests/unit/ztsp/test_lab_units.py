@@ -2,6 +2,7 @@
 
 import testtools
 
+from ci_tools.errors import UsageError
 from ci_tools.ztsp import lab
 
 
@@ -20,6 +21,18 @@ class LabUnitTest(testtools.TestCase):
         self.assertIn("ListenAddress 198.51.100.21\n", conf)
         self.assertIn("PasswordAuthentication no\n", conf)
         self.assertIn("AllowUsers zuul\n", conf)
+        self.assertIn("PermitRootLogin no\n", conf)
+
+    def test_devstack_node_sshd_lets_only_root_in_and_only_by_key(self):
+        conf = lab.render_sshd_config("198.51.100.21", "/srv/node1/sshd", "root")
+        self.assertIn("AllowUsers root\n", conf)
+        self.assertIn("PermitRootLogin prohibit-password\n", conf)
+        self.assertIn("PasswordAuthentication no\n", conf)
+
+    def test_one_devstack_node_per_lab(self):
+        err = self.assertRaises(UsageError, lab.Lab, "/nonexistent", nodes=2, cinder="devstack")
+        self.assertIn("one DevStack-lite node", str(err))
+        self.assertRaises(UsageError, lab.Lab, "/nonexistent", cinder="lvm")
 
     def test_host_addresses_in(self):
         self.assertIn("127.0.0.1", lab.host_addresses_in("127.0.0.0/8"))
