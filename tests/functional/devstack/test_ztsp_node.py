@@ -209,6 +209,46 @@ class DevStackNodeTest(ControllerTestCase):
         self.assertNotIn(supervisord, alive)
         self.assertEqual([], stack_processes(self.stack.dest))
 
+    def test_a_driver_that_fails_on_cinder_volume_is_rolled_back(self):
+        # check_for_setup_error reads the pool: the array refuses it once
+        self.in_ns(
+            self.array["namespace"],
+            [
+                lab_mod.sys.executable,
+                "-m",
+                "ci_tools.cli",
+                "array",
+                "fault",
+                "--data-dir",
+                self.array["data_dir"],
+                "--op",
+                "pool.get",
+                "--fail-next",
+                "1",
+                "--status",
+                "503",
+                "--code",
+                "array.busy",
+            ],
+            cwd=lab_mod.REPO,
+        )
+        self.link("up")
+        failed = self.wait_event(1, timeout=120)
+        self.assertEqual(("failed", "deliver"), (failed["result"], failed["step"]), failed)
+        self.assertIn("restart failed, previous gold copy restored", failed["error"])
+        self.assertIn("driver failed to start", failed["error"])
+        self.assertIn("array.busy", failed["error"])  # the driver's own reason
+        # back to no gold copy: c-vol stopped, not left running on a backend it cannot serve
+        self.assertFalse(os.path.exists(self.node["gold_copy"]))
+        self.assertIn("STOPPED", self.supervisorctl("status", "c-vol"))
+
+        self.link("down")
+        self.wait_event(2, timeout=60)
+        self.link("up")
+        done = self.wait_event(3, timeout=120)
+        self.assertEqual("serving", done["result"], done)
+        self.assertEqual(("enabled", "up"), self.volume_service())
+
 
 def stack_processes(dest):
     """Live processes whose command line names the stack's dir (its services)."""
