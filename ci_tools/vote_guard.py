@@ -8,7 +8,9 @@ that comment:
 
 - every voting job SUCCESS, no infrastructure warning    -> +1
 - every voting job that did not succeed is a FAILURE whose
-  failing tests the report names ("<job>: N of M tests failed"),
+  failing tests the report names ("<job>: N of M tests failed")
+  or whose Cinder did not start from the change's own code
+  ("<job>: Cinder with this change does not start"),
   no infrastructure warning                               -> -1
 - anything else (RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT,
   INFRASTRUCTURE FAILURE, a FAILURE with no test named)   -> no vote
@@ -39,6 +41,8 @@ LOG = logging.getLogger(__name__)
 MESSAGE_PREFIX = "vote-guard:"
 _PATCHSET_RE = re.compile(r"^Patch Set (?P<ps>\d+):[^\n]*\n?\n?")
 _TESTS_FAILED_RE = re.compile(r"^\s*(?P<job>\S+): (?P<failed>\d+) of \S+ tests failed", re.M)
+# playbooks/tempest/run.yaml: Cinder from the change raised a code defect at start
+_DOES_NOT_START_RE = re.compile(r"^\s*(?P<job>\S+): Cinder with this change does not start", re.M)
 _INFRA_RE = re.compile(r"INFRASTRUCTURE FAILURE")
 
 
@@ -74,11 +78,14 @@ def decide(body):
     other = sorted({f"{j.name} {j.result}" for j in failing if j.result != "FAILURE"})
     if other:
         return Decision(None, f"not a test result: {', '.join(other)}")
-    named = {m["job"] for m in _TESTS_FAILED_RE.finditer(body) if int(m["failed"]) > 0}
-    unnamed = sorted(j.name for j in failing if j.name not in named)
+    tests = {m["job"] for m in _TESTS_FAILED_RE.finditer(body) if int(m["failed"]) > 0}
+    start = {m["job"] for m in _DOES_NOT_START_RE.finditer(body)}
+    unnamed = sorted(j.name for j in failing if j.name not in tests | start)
     if unnamed:
         return Decision(None, f"FAILURE without failing tests named: {', '.join(unnamed)}")
-    return Decision(-1, "test failures in " + ", ".join(j.name for j in failing))
+    why = [f"test failures in {j.name}" if j.name in tests
+           else f"Cinder does not start with this change in {j.name}" for j in failing]  # fmt: skip
+    return Decision(-1, "; ".join(why))
 
 
 @dataclasses.dataclass

@@ -75,6 +75,20 @@ class TestDecide(testtools.TestCase):
         self.assertIsNone(decision.value)
         self.assertIn("acme-fc", decision.reason)
 
+    def test_cinder_not_starting_from_the_change_is_minus_one(self):
+        body = report(
+            [job("acme-iscsi", "FAILURE"), job("acme-fc", "FAILURE")],
+            [
+                "acme-iscsi: Cinder with this change does not start: c-api raised ImportError: "
+                "Class API cannot be found (in cinder/api/v3/volumes.py)",
+                "acme-fc: 3 of 40 tests failed: tempest.api.volume.test_a",
+            ],
+        )
+        decision = vote_guard.decide(body)
+        self.assertEqual(-1, decision.value)
+        self.assertIn("Cinder does not start with this change in acme-iscsi", decision.reason)
+        self.assertIn("test failures in acme-fc", decision.reason)
+
     def test_non_voting_jobs_do_not_count(self):
         body = report([job("acme-iscsi", "SUCCESS"), job("acme-nv", "FAILURE", " (non-voting)")],
                       ok=True)  # fmt: skip

@@ -4,7 +4,8 @@ DevStack-lite gives each run a fresh Cinder database, so every volume,
 snapshot, backup and group Cinder knows was created by this run: deleting
 all of them (admin, all projects) leaves the array as the run found it, even
 after a failure or a timeout. Stuck objects are reset to 'error' and deleted
-again. Prints a JSON report; exits 1 if anything is left after --timeout.
+again. Prints a JSON report; exits 1 if anything is left after --timeout,
+3 when the Cinder API does not answer (nothing could be checked).
 """
 
 import argparse
@@ -14,7 +15,10 @@ import signal
 import sys
 import time
 
+import keystoneauth1.exceptions
 import openstack
+
+UNREACHABLE = 3
 
 
 def descendants(pid):
@@ -95,8 +99,14 @@ def main():
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
     report = {"stopped_pids": stop_tempest(args.tempest_pid_file) if args.tempest_pid_file else []}
-    bs = openstack.connect().block_storage
-    report["found"] = leftovers(bs)
+    try:
+        bs = openstack.connect().block_storage
+        report["found"] = leftovers(bs)
+    except (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException) as exc:
+        # Keystone or Cinder does not answer: nothing can be checked through Cinder.
+        report.update(found={}, left={}, error=f"Cinder API unreachable: {exc}"[:500])
+        print(json.dumps(report, sort_keys=True))
+        return UNREACHABLE
     deadline = time.monotonic() + args.timeout
     attempt = 0
     while True:

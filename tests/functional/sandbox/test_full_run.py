@@ -13,6 +13,7 @@ import re
 
 import requests
 
+from ci_tools import vote_guard
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
 
 SANDBOX_REGEX = r"^tempest\.api\.volume\.(test_volumes_get|test_volumes_snapshots)\."
@@ -29,6 +30,12 @@ def _sandbox_broken_create_raw_volume(self, *args, **kwargs):
 
 CreateVolumeFromSpecTask._create_raw_volume = _sandbox_broken_create_raw_volume
 """
+
+
+API = "cinder/volume/api.py"
+# Cinder's API service builds cinder.volume.API() at start: without the class
+# it cannot start, a code defect of the change, not of the CI.
+NO_API_CLASS = "\n\n# Sandbox: a change that keeps Cinder from starting.\ndel API\n"
 
 
 class TestFullRun(SandboxCase):
@@ -65,6 +72,24 @@ class TestFullRun(SandboxCase):
             self.assertNotIn(password, conf.text)
             output = requests.get(base + "job-output.txt", timeout=10).text
             self.assertNotIn(password, output)
+            # cinder.conf is published as upstream asks, without the node's own secrets
+            # (database, message bus and service passwords DevStack-lite generated).
+            conf = requests.get(base + "controller/cinder/cinder.conf", timeout=10)
+            self.assertEqual(200, conf.status_code, base)
+            self.assertIn("[database]", conf.text)
+            # Only secrets are masked: the array's login name is not one.
+            self.assertIn("[cinder_sys_admin]", conf.text)
+            self.assertRegex(conf.text, re.compile(r"^connection = \*+$", re.M))
+            for secret in self._node_secrets():
+                self.assertNotIn(secret, conf.text)
+        # Voting is off here; the vote guard, reading this very report, would vote +1.
+        self.assertEqual(1, vote_guard.decide(message).value)
+
+    def _node_secrets(self):
+        with open(os.path.join(self.sandbox.node_dest, "secrets.txt")) as f:
+            secrets = [line.strip() for line in f if len(line.strip()) >= 6]
+        self.assertTrue(secrets)
+        return secrets
 
     def test_change_breaking_create_volume_fails_naming_tests(self):
         text = self._cinder_file(FLOW) + BROKEN
@@ -77,3 +102,23 @@ class TestFullRun(SandboxCase):
             self.assertRegex(message, rf"{job}: \d+ of \d+ tests failed: ")
         self.assertIn("VolumesGetTest.test_volume_create_get_update_delete", message)
         self.assertEqual({}, self.sandbox.ci_votes(change))
+        # The tests that failed are named: with voting on, the guard would vote -1.
+        self.assertEqual(-1, vote_guard.decide(message).value)
+
+    def test_change_that_keeps_cinder_from_starting_is_its_failure_not_infra(self):
+        text = self._cinder_file(API) + NO_API_CLASS
+        change, _, _ = self.sandbox.push_change({API: text},
+                                                "Sandbox: Cinder cannot start")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        # FAILURE at once, not retried three times as RETRY_LIMIT, nor called infrastructure.
+        self.assertEqual({"FAILURE"}, {line["result"] for line in lines.values()}, message)
+        self.assertNotIn("INFRASTRUCTURE FAILURE", message)
+        self.assertEqual(2, len(self._builds(change)), self._builds(change))
+        defect = (
+            r"Cinder with this change does not start: c-api raised "
+            r"ImportError: Class API cannot be found \(in cinder/\S+\)"
+        )
+        for job in lines:
+            self.assertRegex(message, rf"{job}: {defect}")
+        self.assertEqual(-1, vote_guard.decide(message).value)
