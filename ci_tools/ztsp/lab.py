@@ -643,6 +643,23 @@ class Lab:
             raise UsageError(f"node{index} is not a DevStack-lite node")
         return self._stack(node)
 
+    def _node_code(self):
+        """The node agent's code (ci_tools and the refflash driver) in the lab's
+        dir, readable by the node user: a clone of this repo under a private
+        dir (mode 0700, as mktemp makes them) is not."""
+        dest = self.path("node-code")
+        if not os.path.isdir(dest):
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+            shutil.copytree(os.path.join(REPO, "ci_tools"), os.path.join(dest, "ci_tools"),
+                            ignore=ignore)  # fmt: skip
+            shutil.copytree(os.path.join(REPO, "drivers", "refflash"),
+                            os.path.join(dest, "refflash"), ignore=ignore)  # fmt: skip
+            for root, _dirs, files in os.walk(dest):
+                os.chmod(root, 0o755)
+                for name in files:
+                    os.chmod(os.path.join(root, name), 0o644)
+        return dest
+
     def _node(self, i):
         if self.cinder == "devstack":
             return self._devstack_node(i)
@@ -658,8 +675,9 @@ class Lab:
         self._node_sshd(i, NODE_USER, d)
         conf = os.path.join(d, "etc", "cinder", "cinder.conf")
         conf_dir = os.path.join(d, "etc", "cinder", "cinder.conf.d")
+        code = self._node_code()
         restart = self.restart_command or (
-            f"env PYTHONPATH={REPO}:{os.path.join(REPO, 'drivers', 'refflash')} "
+            f"env PYTHONPATH={code}:{os.path.join(code, 'refflash')} "
             f"{self.cinder_python} -W ignore -m ci_tools.ztsp.node_agent restart "
             f"--config-file {conf} --config-dir {conf_dir} --state-dir {d}/state"
         )
