@@ -141,6 +141,10 @@ class ZuulConfig:
             "load_multiplier": "100",
             "min_avail_mem": "1",
             "min_avail_hdd": "1",
+            # A job holds cinder's and os-brick's checkouts plus its logs: Zuul's
+            # 250 MB default ends real jobs (and, near the edge, quick ones) as
+            # DISK_FULL. A production executor needs the same headroom.
+            "disk_limit_per_job": "5000",
         }
         cfg["web"] = {
             "listen_address": "127.0.0.1",

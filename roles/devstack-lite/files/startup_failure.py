@@ -3,10 +3,10 @@
 
 Reads the services' logs after a failed start and prints one JSON object:
 ``{"change": true, "service": "c-api", "error": "ImportError: ...",
-"file": "cinder/volume/api.py"}`` when the newest traceback is a code
+"file": "cinder/volume/api.py"}`` when a service's last traceback is a code
 defect (SyntaxError, ImportError, NameError, AttributeError, TypeError, ...)
 raised through the source tree Zuul prepared for the change; otherwise
-``{"change": false, ...}`` with what was found. Connection refused, a full
+``{"change": false, ...}`` with the newest traceback found. Connection refused, a full
 disk or a database that does not answer are the node's trouble and stay
 infrastructure failures: their exceptions are not code defects.
 
@@ -99,9 +99,12 @@ def _this_run(log_dir, service):
 
 
 def classify(log_dir, src_dirs):
+    """A code defect through the change's tree in any service wins: on a warm
+    node a service left running by the last run may log newer, unrelated
+    errors (its database dropped under it) after c-api died of the change.
+    Without one, the newest traceback is reported as the node's trouble."""
     src_dirs = [os.path.realpath(s).rstrip("/") + "/" for s in src_dirs if s]
-    found = {"change": False}
-    newest = -1.0
+    seen = []
     for service in SERVICES:
         path = os.path.join(log_dir, f"{service}.log")
         try:
@@ -110,10 +113,9 @@ def classify(log_dir, src_dirs):
         except OSError:
             continue
         tb = last_traceback(text)
-        if tb is None or mtime < newest:
+        if tb is None:
             continue
         frames, error = tb
-        newest = mtime
         kind = _ERROR.match(error)["type"]
         ours = [f for f in frames if any(os.path.realpath(f).startswith(s) for s in src_dirs)]
         found = {
@@ -123,7 +125,10 @@ def classify(log_dir, src_dirs):
             "error": error.split(" (['Traceback", 1)[0][:300],
             "file": _relative(ours[-1], src_dirs) if ours else "",
         }
-    return found
+        seen.append((found["change"], mtime, found))
+    if not seen:
+        return {"change": False}
+    return max(seen, key=lambda item: (item[0], item[1]))[2]
 
 
 def _relative(path, src_dirs):

@@ -108,10 +108,21 @@ class TestStartupFailure(testtools.TestCase):
         self.log("c-sch", LIBRARY_DEFECT)
         self.assertFalse(self.classify()["change"])
 
-    def test_the_newest_log_decides(self):
+    def test_a_code_defect_wins_over_a_newer_error_elsewhere(self):
+        # A warm node: c-sch, left running by the last run, logs database errors
+        # after c-api died of the change (seen in the sandbox's second job).
         self.log("c-api", C_API_IMPORT, mtime=1000)
+        self.log("c-sch", C_API_DB_DOWN, mtime=2000)
+        found = self.classify()
+        self.assertTrue(found["change"], found)
+        self.assertEqual("c-api", found["service"])
+
+    def test_without_a_code_defect_the_newest_error_is_reported(self):
+        self.log("c-api", LIBRARY_DEFECT, mtime=1000)
         self.log("c-vol", C_API_DB_DOWN, mtime=2000)
-        self.assertFalse(self.classify()["change"])
+        found = self.classify()
+        self.assertFalse(found["change"], found)
+        self.assertEqual("c-vol", found["service"])
 
     def test_no_traceback_is_not_the_change(self):
         self.log("c-api", "[INFO] Booting worker\n")
