@@ -2,13 +2,9 @@
 
 import logging
 import os
-import sys
-import time
 
-from ci_tools.errors import CIToolsError, ServiceError, UsageError
-
-DEFAULT_GERRIT = "https://review.opendev.org"
-DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+from ci_tools.commands._passes import DEFAULT_PROJECTS, add_watch_args, run_passes
+from ci_tools.errors import UsageError
 
 
 def add_subparser(subparsers):
@@ -27,18 +23,11 @@ def add_subparser(subparsers):
         "--token-env", default="ZUUL_ADMIN_TOKEN",
         help="environment variable holding a zuul-web admin token (%(default)s)",
     )  # fmt: skip
-    parser.add_argument("--gerrit", default=DEFAULT_GERRIT, help="Gerrit URL (%(default)s)")
-    parser.add_argument(
-        "--project", action="append", dest="projects",
-        help="projects to watch (default: openstack/cinder and openstack/os-brick)",
-    )  # fmt: skip
+    add_watch_args(parser)
     parser.add_argument("--window", type=float, default=1.0, metavar="HOURS",
                         help="look this far back (default: %(default)s)")  # fmt: skip
     parser.add_argument("--grace", type=float, default=60, metavar="SECONDS",
                         help="leave younger events to Zuul (default: %(default)s)")  # fmt: skip
-    parser.add_argument(
-        "--interval", type=float, default=0, help="seconds between passes (0: one pass and exit)"
-    )
     parser.add_argument("--dry-run", action="store_true", help="print what would be enqueued")
     parser.set_defaults(func=cmd_reconcile)
 
@@ -65,19 +54,13 @@ def cmd_reconcile(args):
         window=args.window * 3600,
         grace=args.grace,
     )
-    while True:
-        try:
-            if args.dry_run:
-                for trigger in rec.missed():
-                    print(f"would enqueue {trigger.project} {trigger.ref} ({trigger.kind})")
-            else:
-                for trigger in rec.run_once():
-                    print(f"enqueued {trigger.project} {trigger.ref} ({trigger.kind})")
-        except (ServiceError, CIToolsError) as exc:
-            if not args.interval:
-                raise
-            print(f"reconcile: pass failed, retrying in {args.interval:g}s: {exc}",
-                  file=sys.stderr)  # fmt: skip
-        if not args.interval:
-            return 0
-        time.sleep(args.interval)
+
+    def one_pass():
+        if args.dry_run:
+            for trigger in rec.missed():
+                print(f"would enqueue {trigger.project} {trigger.ref} ({trigger.kind})")
+        else:
+            for trigger in rec.run_once():
+                print(f"enqueued {trigger.project} {trigger.ref} ({trigger.kind})")
+
+    return run_passes("reconcile", one_pass, args.interval)

@@ -2,13 +2,9 @@
 
 import logging
 import os
-import sys
-import time
 
-from ci_tools.errors import CIToolsError, ServiceError, UsageError
-
-DEFAULT_GERRIT = "https://review.opendev.org"
-DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+from ci_tools.commands._passes import DEFAULT_PROJECTS, add_watch_args, run_passes
+from ci_tools.errors import UsageError
 
 
 def add_subparser(subparsers):
@@ -21,7 +17,7 @@ def add_subparser(subparsers):
         "Stateless: run it as a service (--interval) or from a timer.",
     )
     parser.add_argument("--repo", default=".", help="this CI's config repo (site.yaml)")
-    parser.add_argument("--gerrit", default=DEFAULT_GERRIT, help="Gerrit URL (%(default)s)")
+    add_watch_args(parser)
     parser.add_argument("--user", help="the CI's Gerrit account (default: site.yaml's ci_name)")
     parser.add_argument(
         "--password-env",
@@ -29,13 +25,6 @@ def add_subparser(subparsers):
         help="environment variable holding the CI account's HTTP password (%(default)s)",
     )
     parser.add_argument("--auth", choices=("basic", "digest"), default="basic")
-    parser.add_argument(
-        "--project", action="append", dest="projects",
-        help="projects to watch (default: openstack/cinder and openstack/os-brick)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--interval", type=float, default=0, help="seconds between passes (0: one pass and exit)"
-    )
     parser.add_argument(
         "--window", type=float, default=6.0, metavar="HOURS",
         help="reports older than this are left alone (default: %(default)s)",
@@ -74,16 +63,10 @@ def cmd_vote_guard(args):
         window=args.window * 3600,
         dry_run=args.dry_run,
     )
-    while True:
-        try:
-            for report, value in guard.run_once():
-                verb = "would vote" if args.dry_run else "voted"
-                print(f"{verb} {site['vote_label']}{value:+d} on {report.project} {report.ref}")
-        except (ServiceError, CIToolsError) as exc:
-            if not args.interval:
-                raise
-            print(f"vote-guard: pass failed, retrying in {args.interval:g}s: {exc}",
-                  file=sys.stderr)  # fmt: skip
-        if not args.interval:
-            return 0
-        time.sleep(args.interval)
+
+    def one_pass():
+        for report, value in guard.run_once():
+            verb = "would vote" if args.dry_run else "voted"
+            print(f"{verb} {site['vote_label']}{value:+d} on {report.project} {report.ref}")
+
+    return run_passes("vote-guard", one_pass, args.interval)
