@@ -20,6 +20,7 @@ publishing, and the build reports POST_FAILURE, not a failure of the change.
 import gzip
 import os
 import re
+import stat
 
 DOCUMENTATION = r"""
 module: scrub_log_secrets
@@ -113,11 +114,41 @@ def is_binary(path, head):
     return path.endswith(BINARY_SUFFIXES) or b"\0" in head
 
 
+def drop_not_regular(root):
+    """Remove links, sockets, FIFOs and devices under root; return their relative paths.
+
+    A link planted on the node (``c-api.log.1 -> ../../../scrub-secrets/x``)
+    would be resolved on the executor by whatever copies the logs next: only
+    regular files and dirs are ever published. os.walk does not follow links
+    to dirs; they show up in its dir list and are dropped like the others.
+    """
+    dropped = []
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                os.unlink(path)
+                dropped.append(os.path.relpath(path, root))
+    return sorted(dropped)
+
+
+def not_regular(root):
+    found = []
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                found.append(os.path.relpath(path, root))
+    return found
+
+
 def walk(root):
     for dirpath, _dirs, files in os.walk(root):
         for name in sorted(files):
             path = os.path.join(dirpath, name)
-            if os.path.isfile(path) and not os.path.islink(path):
+            if stat.S_ISREG(os.lstat(path).st_mode):
                 yield path
 
 
@@ -133,8 +164,9 @@ def read(path):
 
 
 def scrub_tree(root, values, keys, mask):
-    """Scrub every file under root in place, then scan; return (scrubbed, leaks)."""
+    """Scrub every file under root in place, then scan; return (scrubbed, leaks, dropped)."""
     patterns = build_patterns(keys, mask)
+    dropped = drop_not_regular(root)
     scrubbed = {}
     for path in walk(root):
         data, gzipped = read(path)
@@ -153,7 +185,9 @@ def scrub_tree(root, values, keys, mask):
         kinds = leaks_in(data, values)
         if kinds:
             leaks[os.path.relpath(path, root)] = kinds
-    return scrubbed, leaks
+    for rel in not_regular(root):
+        leaks[rel] = ["not a regular file"]
+    return scrubbed, leaks, dropped
 
 
 # values are secrets: Ansible masks no_log parameters in everything it prints.
@@ -174,10 +208,11 @@ def main():
     if not os.path.isdir(p["path"]):
         module.fail_json(msg=f"INFRASTRUCTURE FAILURE (log scrub): no log dir {p['path']}")
     values = read_values(p["values"], p["value_files"])
-    scrubbed, leaks = scrub_tree(p["path"], values, p["keys"], p["mask"])
+    scrubbed, leaks, dropped = scrub_tree(p["path"], values, p["keys"], p["mask"])
     result = dict(
-        changed=bool(scrubbed),
+        changed=bool(scrubbed or dropped),
         scrubbed=scrubbed,
+        dropped=dropped,
         known_values=len(values),
         leaks=leaks,
     )

@@ -117,6 +117,14 @@ class TestScrubLogs(testtools.TestCase):
             f"Request headers: {{'X-Auth-Token': '{s['token']}'}}\n"
             "Totals: Passed: 1\n",
         )
+        # Links a change plants in its logs: to the executor's list of
+        # secrets (relative, as the collected tree sits on the executor) and
+        # to a dir outside the tree. Neither may be followed on any copy.
+        os.symlink(
+            os.path.join(self.work_root, "scrub-secrets", "localhost-0.txt"),
+            os.path.join(logs, "c-api.log.1"),
+        )
+        os.symlink("../../../executor/work/scrub-secrets", os.path.join(logs, "c-sch"))
         self.audit = os.path.join(self.node, "array", "audit.log")
         self.write(
             self.audit,
@@ -177,6 +185,12 @@ class TestScrubLogs(testtools.TestCase):
             "audit.log",
         ):
             self.assertIn(host + rel, files)
+        # planted links are not collected, whatever they point to
+        self.assertNotIn(host + "logs/c-api.log.1", files)
+        self.assertFalse(any("c-sch" in rel for rel in files), sorted(files))
+        for dirpath, dirs, names in os.walk(self.log_root):
+            for name in dirs + names:
+                self.assertFalse(os.path.islink(os.path.join(dirpath, name)), name)
         # the Fernet keys are never collected
         self.assertFalse(any("fernet-keys" in rel for rel in files), sorted(files))
         for name, value in self.secret.items():

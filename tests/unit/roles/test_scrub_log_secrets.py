@@ -58,8 +58,34 @@ class TestTree(testtools.TestCase):
             f.write(gzip.compress(b"pw is Pa55word\n"))
         with open(os.path.join(root, "t.subunit"), "wb") as f:
             f.write(b"\xb3\x00Pa55word")
-        scrubbed, leaks = scrub.scrub_tree(root, ["Pa55word"], KEYS, "***")
+        scrubbed, leaks, dropped = scrub.scrub_tree(root, ["Pa55word"], KEYS, "***")
         self.assertEqual({"a.log.gz": 1}, scrubbed)
         with open(os.path.join(root, "a.log.gz"), "rb") as f:
             self.assertEqual(b"pw is ***\n", gzip.decompress(f.read()))
         self.assertEqual({"t.subunit": ["known secret value"]}, leaks)
+        self.assertEqual([], dropped)
+
+    def test_links_and_fifos_dropped_never_followed(self):
+        work = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, work)
+        root = os.path.join(work, "logs")
+        outside = os.path.join(work, "scrub-secrets")
+        os.makedirs(os.path.join(root, "controller", "logs"))
+        os.makedirs(outside)
+        with open(os.path.join(outside, "controller-0.txt"), "w") as f:
+            f.write("Pa55word\n")
+        os.symlink(
+            "../../../scrub-secrets/controller-0.txt",
+            os.path.join(root, "controller", "logs", "c-api.log.1"),
+        )
+        os.symlink(outside, os.path.join(root, "controller", "etc"))
+        os.mkfifo(os.path.join(root, "controller", "pipe"))
+        scrubbed, leaks, dropped = scrub.scrub_tree(root, ["Pa55word"], KEYS, "***")
+        self.assertEqual(
+            ["controller/etc", "controller/logs/c-api.log.1", "controller/pipe"], dropped
+        )
+        self.assertEqual({}, leaks)
+        self.assertEqual(["logs"], os.listdir(os.path.join(root, "controller")))
+        # the target outside the tree is untouched
+        with open(os.path.join(outside, "controller-0.txt")) as f:
+            self.assertEqual("Pa55word\n", f.read())
