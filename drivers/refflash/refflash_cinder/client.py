@@ -1,12 +1,26 @@
+# Copyright 2026 The refflash CI kit authors.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """REST client for the refflash array: login, re-login on expiry, errors with codes.
 
-No cinder imports here, so the client is usable (and testable) on its own.
+No cinder imports here (oslo.log only), so the client is usable (and testable) on its own.
 Credentials are never logged: requests are logged by method and path only.
 """
 
-import logging
 import time
 
+from oslo_log import log as logging
 import requests
 
 LOG = logging.getLogger(__name__)

@@ -1,3 +1,17 @@
+# Copyright 2026 The refflash CI kit authors.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """What the refflash iSCSI and FC drivers share: volumes, snapshots, stats, replication.
 
 Array errors become the Cinder exceptions the volume manager acts on, with
@@ -7,19 +21,24 @@ nothing half-created on the array (the array's audit log shows the undo).
 """
 
 import math
+import re
 import secrets
 
-from cinder import exception
+from cinder import coordination, exception
 from cinder.i18n import _
+from cinder.objects import fields
 from cinder.volume import driver, volume_utils
 from cinder.volume.drivers.san import san
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import excutils
 
+import refflash_cinder
 from refflash_cinder.client import ArrayAPIError, ArrayUnreachable, RefFlashClient
 
 LOG = logging.getLogger(__name__)
 GIB = 1024**3
+IQN_RE = re.compile(r"^(iqn\.\d{4}-\d{2}\.\S+|eui\.[0-9A-Fa-f]{16})$")
 
 refflash_opts = [
     cfg.StrOpt("refflash_pool", default="pool-a", help="Array pool the backend uses."),
@@ -48,7 +67,7 @@ def _api_url(scheme, ip, port):
 class RefFlashBaseDriver(driver.VolumeDriver):
     """Everything but the connection protocol; subclasses add iSCSI or FC."""
 
-    VERSION = "1.0.0"
+    VERSION = refflash_cinder.__version__
     VENDOR = "RefFlash"  # tempest-config/<protocol>/tempest.yaml: vendor_name
     CI_WIKI_NAME = "RefFlash_CI"
     SUPPORTS_ACTIVE_ACTIVE = False
@@ -358,64 +377,169 @@ class RefFlashBaseDriver(driver.VolumeDriver):
     def remove_export(self, context, volume):
         pass
 
+    # -- connections: masking, under one lock per initiator ---------------------
+    #
+    # Every change to an array host (create, delete) and to its mappings runs
+    # under a coordination lock named after the connector's initiator, so
+    # parallel first attaches from a new compute node find (instead of racing
+    # to create) its array host, and deleting a host left empty cannot race a
+    # concurrent map to it.
+
+    def _host_args(self, connector):
+        """{"iqns": [...]} or {"wwpns": [...]} for this protocol; validates the connector."""
+        raise NotImplementedError()
+
+    @staticmethod
+    def _lock_key(iqns=(), wwpns=(), **_other):
+        return (list(iqns or ()) or sorted(wwpns or ()))[0]
+
     def _host_for(self, connector, iqns=(), wwpns=(), chap=False):
         """The array host of this connector, created if needed; (name, created)."""
-        host = self._call(self.client.find_host, iqn=iqns[0] if iqns else None,
-                          wwpn=wwpns[0] if wwpns else None)  # fmt: skip
+        host = self._find_host(iqns, wwpns)
         if host:
             if chap and not host.get("chap"):
                 self._call(self.client.update_host, host["name"], chap=self._new_chap(host["name"]))
             return host["name"], False
         base = "".join(c if c.isalnum() or c in "-_." else "-" for c in connector["host"])
         name = f"{base[:40]}-{secrets.token_hex(3)}"  # two nodes may share a hostname
-        self._call(self.client.create_host, name, iqns=iqns, wwpns=wwpns,
-                   chap=self._new_chap(name) if chap else None)  # fmt: skip
+        try:
+            self.client.create_host(name, iqns=iqns, wwpns=wwpns,
+                                    chap=self._new_chap(name) if chap else None)  # fmt: skip
+        except ArrayAPIError as exc:
+            # another cinder-volume (not under our lock) created it first: use theirs
+            if exc.code != "host.initiator_in_use":
+                raise self._translate(exc) from exc
+            host = self._find_host(iqns, wwpns)
+            if not host:
+                raise self._translate(exc) from exc
+            return host["name"], False
+        except ArrayUnreachable as exc:
+            raise self._translate(exc) from exc
         return name, True
+
+    def _find_host(self, iqns=(), wwpns=()):
+        return self._call(self.client.find_host, iqn=iqns[0] if iqns else None,
+                          wwpn=sorted(wwpns)[0] if wwpns else None)  # fmt: skip
 
     @staticmethod
     def _new_chap(host_name):
         return {"username": host_name[:60], "secret": volume_utils.generate_password(16)}
 
-    def _map(self, volume, connector, **host_args):
-        """Map the volume to the connector's host; undo a new host if mapping fails."""
-        host, created = self._host_for(connector, **host_args)
-        try:
-            missing = exception.VolumeNotFound(volume_id=volume.id)
-            mapping = self._call(self.client.map, volume.name, host, not_found=missing)
-        except Exception:
-            if created:
-                try:
-                    self.client.delete_host(host)
-                except (ArrayAPIError, ArrayUnreachable) as exc:
-                    LOG.error("refflash: could not undo creation of host %s: %s", host, exc)
-            raise
-        return host, mapping["lun"]
+    def _connect(self, volume, connector, build_info, **host_args):
+        """Map the volume to the connector's host and return build_info(host, lun).
 
-    def _unmap(self, volume, connector, **host_args):
-        """Unmap from the connector's host (or from every host); drop hosts left empty.
-
-        Returns the names of hosts that were removed (no volumes left).
+        When mapping or build_info fails (no portal online, say), whatever this
+        call added is undone: the mapping, and the host if this call created it.
         """
-        if connector is None:  # force detach: every mapping of the volume goes
-            hosts = [m["host"] for m in self._call(self.client.mappings, volume=volume.name)
-                     if m.get("host")]  # fmt: skip
-        else:
-            host = self._call(self.client.find_host, iqn=(host_args.get("iqns") or [None])[0],
-                              wwpn=(host_args.get("wwpns") or [None])[0])  # fmt: skip
-            hosts = [host["name"]] if host else []
-        emptied = []
-        for host in hosts:
+        return self._connect_locked(self._lock_key(**host_args), volume, connector, build_info,
+                                    host_args)  # fmt: skip
+
+    @coordination.synchronized("refflash-initiator-{key}")
+    def _connect_locked(self, key, volume, connector, build_info, host_args):
+        host, created = self._host_for(connector, **host_args)
+        # a second attachment on the same host reuses the mapping: never undo that one
+        was_mapped = not created and bool(
+            self._call(self.client.mappings, volume=volume.name, host=host)
+        )
+        maybe_mapped = False
+        try:
             try:
-                self.client.unmap(volume.name, host)
+                mapping = self.client.map(volume.name, host)
+            except ArrayAPIError as exc:
+                raise self._translate(exc, exception.VolumeNotFound(volume_id=volume.id)) from exc
+            except ArrayUnreachable as exc:
+                maybe_mapped = True  # no answer: the mapping may exist
+                raise self._translate(exc) from exc
+            maybe_mapped = True
+            return build_info(host, mapping["lun"])
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._undo_connect(volume.name, host, unmap=maybe_mapped and not was_mapped,
+                                   delete_host=created)  # fmt: skip
+
+    def _undo_connect(self, volume_name, host, unmap, delete_host):
+        steps = ([(self.client.unmap, (volume_name, host))] if unmap else []) + (
+            [(self.client.delete_host, (host,))] if delete_host else []
+        )
+        for func, args in steps:
+            try:
+                func(*args)
             except ArrayAPIError as exc:
                 if exc.status != 404:
-                    raise self._translate(exc) from exc
+                    LOG.error("refflash: could not undo %s%s: %s", func.__name__, args, exc)
             except ArrayUnreachable as exc:
-                raise exception.VolumeBackendAPIException(data=str(exc)) from exc
-            if not self._call(self.client.mappings, host=host):
-                self._call(self.client.delete_host, host)
-                emptied.append(host)
-        return emptied
+                LOG.error("refflash: could not undo %s%s: %s", func.__name__, args, exc)
+
+    @staticmethod
+    def _attachments_on_host(volume, connector):
+        """Attachments of the volume still attached to the connector's compute host.
+
+        During a detach the attachment being removed is still in the list, so
+        more than one means another instance on that host still uses the LUN
+        (multiattach) and its mapping must stay.
+        """
+        host = (connector or {}).get("host")
+        return [
+            a for a in (volume.volume_attachment or [])
+            if a.attach_status == fields.VolumeAttachStatus.ATTACHED
+            and a.attached_host == host
+        ]  # fmt: skip
+
+    def _disconnect(self, volume, connector, before_unmap=None):
+        """Unmap from the connector's host (or from every host); drop hosts left empty.
+
+        Returns (emptied, shared): hosts removed because no volume is left on
+        them, and whether another attachment on the same host keeps the mapping.
+        before_unmap(host) runs under the host's lock before the unmap (FC reads
+        the host's zones there).
+        """
+        if connector is None:  # force detach: every mapping of the volume goes
+            emptied = []
+            for m in self._call(self.client.mappings, volume=volume.name):
+                if not m.get("host"):
+                    continue
+                try:
+                    host = self._call(self.client.host, m["host"])
+                except exception.VolumeBackendAPIException:
+                    LOG.warning("refflash: host %s vanished during force detach", m["host"])
+                    continue
+                key = self._lock_key(iqns=host.get("iqns"), wwpns=host.get("wwpns"))
+                emptied += self._disconnect_locked(key, volume, host["name"], before_unmap)
+            return emptied, False
+        if len(self._attachments_on_host(volume, connector)) > 1:
+            LOG.info("refflash: %s stays mapped to %s for its other attachments there",
+                     volume.name, connector.get("host"))  # fmt: skip
+            return [], True
+        host_args = self._host_args(connector)
+        key = self._lock_key(**host_args)
+        return self._disconnect_locked(key, volume, None, before_unmap, host_args), False
+
+    @coordination.synchronized("refflash-initiator-{key}")
+    def _disconnect_locked(self, key, volume, host, before_unmap, host_args=None):
+        if host is None:
+            found = self._find_host(**host_args)
+            if not found:
+                return []
+            host = found["name"]
+        if before_unmap:
+            before_unmap(host)
+        try:
+            self.client.unmap(volume.name, host)
+        except ArrayAPIError as exc:
+            if exc.status != 404:
+                raise self._translate(exc) from exc
+        except ArrayUnreachable as exc:
+            raise self._translate(exc) from exc
+        if self._call(self.client.mappings, host=host):
+            return []
+        try:
+            self.client.delete_host(host)
+        except ArrayAPIError as exc:
+            if exc.status != 404:
+                raise self._translate(exc) from exc
+        except ArrayUnreachable as exc:
+            raise self._translate(exc) from exc
+        return [host]
 
     # -- manage / unmanage ----------------------------------------------------
 

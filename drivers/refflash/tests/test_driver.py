@@ -10,12 +10,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import uuid
 
 from cinder import context as cinder_context
-from cinder import exception, objects
+from cinder import coordination, exception, objects
 from cinder.volume import configuration
 from oslo_config import cfg
 
@@ -35,6 +36,10 @@ ARRAYS = {}
 def setUpModule():
     CONF([], project="cinder", default_config_files=[])
     ARRAYS["tmp"] = tempfile.mkdtemp(prefix="refflash-driver-")
+    # cinder-volume starts the coordinator before it loads a driver; the
+    # driver's per-initiator locks need it (file locks, as on one node)
+    CONF.set_override("backend_url", f"file://{ARRAYS['tmp']}/locks", group="coordination")
+    coordination.COORDINATOR.start()
     for name in ("primary", "secondary"):
         # the primary exports over iSCSI (its tgtd reports the portals); the DR side
         # only needs its REST API here
@@ -45,6 +50,7 @@ def setUpModule():
 
 
 def tearDownModule():
+    coordination.COORDINATOR.stop()
     for name in ("primary", "secondary"):
         if name in ARRAYS:
             ARRAYS[name].stop()
@@ -54,6 +60,8 @@ def tearDownModule():
 def volume_obj(ctx, **fields):
     fields.setdefault("volume_type_id", None)
     fields.setdefault("host", "node@refflash#pool-a")
+    # loaded with the volume by cinder-volume; these objects never see a database
+    fields.setdefault("volume_attachment", objects.VolumeAttachmentList(objects=[]))
     return objects.Volume(context=ctx, status="creating", _name_id=None, **fields)
 
 
@@ -284,6 +292,64 @@ class ISCSIConnectionTest(DriverTestBase):
         data = self.driver.initialize_connection(vol, self.connector)["data"]
         self.assertEqual(self.primary.iscsi_portals[1:], data["target_portals"])
         self.driver.terminate_connection(vol, self.connector)
+
+    def attach_on(self, vol, *hosts):
+        vol.volume_attachment = objects.VolumeAttachmentList(objects=[
+            objects.VolumeAttachment(self.ctx, id=str(uuid.uuid4()), volume_id=vol.id,
+                                     attached_host=h, attach_status="attached")
+            for h in hosts
+        ])  # fmt: skip
+
+    def mapped_hosts(self, vol):
+        return [m["host"] for m in self.get("/mappings?volume=" + vol.name).json()]
+
+    def test_multiattach_detach_of_one_instance_keeps_the_other_mapped(self):
+        vol = self.created_volume()
+        first = self.driver.initialize_connection(vol, self.connector)["data"]
+        second = self.driver.initialize_connection(vol, self.connector)["data"]
+        self.assertEqual(first["target_lun"], second["target_lun"])  # one LUN, one host
+        self.attach_on(vol, "compute-1", "compute-1")
+        self.assertTrue(self.driver.terminate_connection(vol, self.connector))
+        self.assertEqual(1, len(self.mapped_hosts(vol)))
+        self.attach_on(vol, "compute-1")
+        self.assertFalse(self.driver.terminate_connection(vol, self.connector))
+        self.assertEqual([], self.mapped_hosts(vol))
+        self.assertEqual([], self.get("/hosts").json())
+
+    def test_four_parallel_first_attaches_from_a_new_host(self):
+        vols = [self.created_volume() for _ in range(4)]
+        results, errors = [], []
+
+        def attach(vol):
+            try:
+                results.append(self.driver.initialize_connection(vol, self.connector))
+            except Exception as exc:  # noqa: BLE001 - every failure is reported
+                errors.append(exc)
+
+        threads = [threading.Thread(target=attach, args=(v,)) for v in vols]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual(1, len(self.get("/hosts").json()))
+        self.assertEqual([1, 2, 3, 4], sorted(r["data"]["target_lun"] for r in results))
+        for vol in vols:
+            self.driver.terminate_connection(vol, self.connector)
+        self.assertEqual([], self.get("/hosts").json())
+
+    def test_failed_attach_with_both_controllers_offline_leaves_nothing(self):
+        vol = self.created_volume()
+        for ct in ("ct0", "ct1"):
+            self.api.post(self.primary.url + f"/api/v1/admin/controllers/{ct}",
+                          json={"state": "offline"})  # fmt: skip
+            self.addCleanup(self.api.post, self.primary.url + f"/api/v1/admin/controllers/{ct}",
+                            json={"state": "online"})  # fmt: skip
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            self.driver.initialize_connection(vol, self.connector)
+        self.assertIn("no iSCSI portal", str(ctx.exception))
+        self.assertEqual([], self.get("/hosts").json())
+        self.assertEqual([], self.mapped_hosts(vol))
 
     def test_force_detach_without_connector(self):
         vol = self.created_volume()
