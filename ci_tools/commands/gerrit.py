@@ -1,9 +1,10 @@
 """``ci-tools gerrit``: run the Gerrit emulator and act on it as its admin or as upstream.
 
-``serve`` runs it in the foreground. ``account add``, ``project add`` and
-``grant`` write the data dir directly (they work with or without a running
-server). ``push``, ``comment``, ``fault`` and ``events`` talk to the running
-server through its admin API, so stream clients see their events.
+``serve`` runs it in the foreground. ``account add``, ``project add``,
+``group add``, ``grant`` and ``permission`` write the data dir directly (they
+work with or without a running server). ``push``, ``comment``, ``fault`` and
+``events`` talk to the running server through its admin API, so stream
+clients see their events.
 """
 
 import json
@@ -62,6 +63,24 @@ def add_subparser(subparsers):
     grant.add_argument("--min", type=int, required=True, dest="min_value", help="e.g. -1")
     grant.add_argument("--max", type=int, required=True, dest="max_value", help="e.g. 1")
     grant.add_argument("--project", default="*", help="project name or glob (default: all)")
+
+    group = sub.add_parser("group", help="manage groups").add_subparsers(
+        dest="group_action", metavar="ACTION", required=True
+    )
+    gadd = group.add_parser("add", help="create a group or add members to it")
+    gadd.add_argument("--data-dir", required=True)
+    gadd.add_argument("name", help='e.g. "Third-Party CI"')
+    gadd.add_argument("--member", action="append", default=[], help="username (repeatable)")
+    gadd.add_argument("--description", default="")
+    gadd.add_argument("--visible-to-all", action="store_true")
+    gadd.set_defaults(func=cmd_group_add)
+
+    perm = cmd("permission", cmd_permission, "grant streamEvents or abandon")
+    perm.add_argument("permission", choices=("streamEvents", "abandon"))
+    who = perm.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account")
+    who.add_argument("--group")
+    perm.add_argument("--project", default="*", help="project name or glob (abandon only)")
 
     push = cmd("push", cmd_push, "upload a new change (or a patch set of --change)")
     push.add_argument("--account", required=True, help="the uploader")
@@ -166,6 +185,20 @@ def cmd_grant(args):
         raise UsageError(f"no account {args.account!r}; create it with 'gerrit account add'")
     store.add_grant(account["id"], args.label, lo, hi, args.project)
     print(f"{args.account} may vote {args.label} {lo:+d}..{hi:+d} on {args.project}")
+    return 0
+
+
+def cmd_group_add(args):
+    group = _store(args.data_dir).add_group(
+        args.name, args.description, args.visible_to_all, args.member
+    )
+    print(f"group {group['name']} ({group['uuid']}): {len(args.member)} member(s) added")
+    return 0
+
+
+def cmd_permission(args):
+    _store(args.data_dir).grant_permission(args.permission, args.account, args.group, args.project)
+    print(f"{args.account or args.group} may {args.permission} on {args.project}")
     return 0
 
 

@@ -5,6 +5,8 @@
     gerrit.add_account("zuul", "Zuul CI", "zuul@example.com", ssh_pubkey, "secret")
     gerrit.add_project("openstack/cinder", source="/path/to/repo")
     gerrit.grant("zuul", "Verified", -1, 1, "openstack/*")
+    gerrit.add_group("Third-Party CI", members=["zuul"])   # holds Stream Events
+    gerrit.grant_permission("abandon", group="Core", project="openstack/cinder")
     number, ps, sha = gerrit.push_change("openstack/cinder", "master", {"a.py": "x"}, "Fix")
     gerrit.comment(number, "recheck", "admin")
     gerrit.events()          # the whole event history, oldest first
@@ -34,6 +36,9 @@ from ci_tools.harness.process import ManagedProcess
 
 ADMIN = "admin"
 ZUUL = "zuul"
+# As on review.opendev.org: third-party CI accounts join this group, which holds
+# the global "Stream Events" capability (nobody else may stream-events).
+THIRD_PARTY_CI = "Third-Party CI"
 
 
 class Faults:
@@ -120,6 +125,8 @@ class GerritEmulator:
             self._password(ADMIN),
             admin=True,
         )
+        self.add_group(THIRD_PARTY_CI, description="Third-party CI systems", visible_to_all=True)
+        self.grant_permission("streamEvents", group=THIRD_PARTY_CI)
         for project in projects:
             self.add_project(project, branches=branches)
         return self
@@ -187,6 +194,22 @@ class GerritEmulator:
             if not row:
                 raise ServiceError(f"no account {account!r}")
             store.add_grant(row["id"], label, min_value, max_value, project)
+        finally:
+            store.close()
+
+    def add_group(self, name, members=(), description="", visible_to_all=False):
+        """Create a group (or add to it) with ``members`` (usernames)."""
+        store = self._store()
+        try:
+            return store.add_group(name, description, visible_to_all, members)
+        finally:
+            store.close()
+
+    def grant_permission(self, permission, account=None, group=None, project="*"):
+        """``streamEvents`` (global) or ``abandon`` (per project) for an account or group."""
+        store = self._store()
+        try:
+            store.grant_permission(permission, account, group, project)
         finally:
             store.close()
 
@@ -274,6 +297,7 @@ class GerritEmulator:
                 user, "Zuul", f"{user}@example.com", self._pubkey(key), self._password(user)
             )
             self.grant(user, "Verified", -1, 1)
+            self.add_group(THIRD_PARTY_CI, members=[user])
         conn = {
             "driver": "gerrit",
             "server": "127.0.0.1",

@@ -1,53 +1,32 @@
-"""The pre-receive hook of every project: refuse what upstream Gerrit refuses.
+"""The hooks of every project: refuse what upstream Gerrit refuses, and turn
+``refs/for/<branch>`` pushes into changes as Gerrit's ReceiveCommits does.
 
-Runs inside ``git receive-pack`` (SSH or HTTP), before any ref moves, with the
-pushed objects in quarantine. What it prints reaches the pusher as
-``remote: ...`` lines, as Gerrit's own rejections do. ``GERRIT_EMULATOR_ADMIN``
-(set by the server for the pushing account) allows direct branch pushes.
+Both run inside ``git receive-pack`` (SSH or HTTP); what they print on stderr
+reaches the pusher as ``remote: ...`` lines.
+
+- ``pre-receive`` guards branch, tag and change refs (``GERRIT_EMULATOR_ADMIN``,
+  set by the server for the pushing account, allows direct branch pushes).
+- ``proc-receive`` (git's hook for AGit-style review refs, enabled by
+  ``receive.procReceiveRefs=refs/for``) takes every ``refs/for/*`` command, so
+  no such ref is ever written: it hands the commands to the running server
+  (``/_emulator/receive``), prints Gerrit's ``SUCCESS`` block and reports each
+  ref ``ok`` or ``ng <reason>``, which git shows as
+  ``! [remote rejected] HEAD -> refs/for/master (change 3 closed)``.
 """
 
+import json
 import os
-import re
-import subprocess
 import sys
-
-from ci_tools.gerrit.repos import change_id_of
+import urllib.error
+import urllib.request
 
 ZERO = "0" * 40
-
-
-def _git(*args):
-    return subprocess.run(["git", *args], capture_output=True, text=True)
-
-
-def _branch_exists(branch):
-    return _git("rev-parse", "--verify", "-q", f"refs/heads/{branch}").returncode == 0
 
 
 def check_update(old, new, ref, admin):
     """An error message for one ref update, or None if Gerrit would take it."""
     if ref.startswith("refs/for/"):
-        branch = re.split(r"%", ref[len("refs/for/") :], maxsplit=1)[0]
-        if new == ZERO:
-            return f"cannot delete {ref}"
-        if not _branch_exists(branch):
-            return f"branch {branch} not found"
-        # Commits already on a branch or uploaded as a patch set are not new.
-        commits = _git(
-            "rev-list", new, "--not", "--branches", "--glob=refs/changes/*"
-        ).stdout.split()
-        if not commits:
-            return "no new changes"
-        for sha in commits:
-            message = _git("cat-file", "commit", sha).stdout.partition("\n\n")[2]
-            if not change_id_of(message):
-                return (
-                    f"commit {sha[:7]}: missing Change-Id in message footer\n\n"
-                    "Hint: to automatically insert a Change-Id, install the hook:\n"
-                    "  gitdir=$(git rev-parse --git-dir); curl -o ${gitdir}/hooks/commit-msg "
-                    "<gerrit>/tools/hooks/commit-msg; chmod +x ${gitdir}/hooks/commit-msg"
-                )
-        return None
+        return None  # proc-receive decides, with Gerrit's reasons
     if ref.startswith("refs/changes/"):
         return "cannot push to refs/changes: use refs/for/<branch>"
     if ref.startswith("refs/heads/") or ref.startswith("refs/tags/"):
@@ -67,10 +46,85 @@ def pre_receive(lines, admin):
     return errors
 
 
+# -- proc-receive: git's pkt-line protocol ---------------------------------------
+
+
+def read_pkt(stream):
+    """One pkt-line payload (bytes), or None for a flush packet."""
+    head = stream.read(4)
+    if len(head) != 4:
+        raise EOFError("proc-receive: unexpected end of input")
+    size = int(head, 16)
+    if size == 0:
+        return None
+    return stream.read(size - 4)
+
+
+def write_pkt(stream, data):
+    if data is None:
+        stream.write(b"0000")
+    else:
+        stream.write(b"%04x" % (len(data) + 4) + data)
+
+
+def call_server(commands):
+    """POST the commands to the running emulator; its answer as a dict."""
+    with open(os.path.join(os.environ["GERRIT_EMULATOR_DATA"], "admin-token")) as f:
+        token = f.read().strip()
+    body = json.dumps(
+        {
+            "project": os.environ["GERRIT_EMULATOR_PROJECT"],
+            "account": os.environ["GERRIT_EMULATOR_USER"],
+            "commands": commands,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        os.environ["GERRIT_EMULATOR_URL"] + "/_emulator/receive",
+        data=body,
+        headers={"X-Emulator-Token": token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=300) as resp:
+        return json.loads(resp.read().decode()[4:])
+
+
+def proc_receive(stdin, stdout, stderr):
+    while read_pkt(stdin) is not None:  # version line(s) from receive-pack
+        pass
+    write_pkt(stdout, b"version=1\0")
+    write_pkt(stdout, None)
+    stdout.flush()
+    commands = []
+    while (line := read_pkt(stdin)) is not None:
+        commands.append(line.decode().strip().split(" ", 2))
+    try:
+        answer = call_server(commands)
+    except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
+        answer = {
+            "results": [
+                {"ref": ref, "ok": False, "reason": f"internal server error: {exc}"}
+                for _, _, ref in commands
+            ],
+            "messages": [],
+        }
+    for line in answer["messages"]:
+        stderr.write(line + "\n")
+    stderr.flush()
+    for result in answer["results"]:
+        if result["ok"]:
+            write_pkt(stdout, f"ok {result['ref']}".encode())
+        else:
+            write_pkt(stdout, f"ng {result['ref']} {result['reason']}".encode())
+    write_pkt(stdout, None)
+    stdout.flush()
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["proc-receive"]:
+        return proc_receive(sys.stdin.buffer, sys.stdout.buffer, sys.stderr)
     if argv[:1] != ["pre-receive"]:
-        print("usage: python -m ci_tools.gerrit.hook pre-receive", file=sys.stderr)
+        print("usage: python -m ci_tools.gerrit.hook pre-receive|proc-receive", file=sys.stderr)
         return 2
     admin = os.environ.get("GERRIT_EMULATOR_ADMIN") == "1"
     errors = pre_receive(sys.stdin.read().splitlines(), admin)

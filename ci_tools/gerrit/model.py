@@ -9,6 +9,7 @@ code reads.
 """
 
 import datetime
+import json
 
 from ci_tools.gerrit.repos import change_ref, subject_of
 from ci_tools.gerrit.store import LABELS
@@ -19,6 +20,10 @@ VERSION = "3.10.0"
 def rest_time(ts):
     dt = datetime.datetime.fromtimestamp(ts, datetime.UTC)
     return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond * 1000:09d}"
+
+
+def hashtags(change):
+    return json.loads(change.get("hashtags") or "[]")
 
 
 def format_value(value):
@@ -74,6 +79,8 @@ def change_attr(svc, change):
     }
     if change["topic"]:
         attr["topic"] = change["topic"]
+    if hashtags(change):
+        attr["hashtags"] = hashtags(change)
     return attr
 
 
@@ -88,7 +95,7 @@ def patchset_attr(svc, change, ps, approvals=False, files=False):
         "uploader": account_ssh(svc.store.account(ps["uploader_id"])),
         "createdOn": int(ps["created"]),
         "author": {"name": commit["author"]["name"], "email": commit["author"]["email"]},
-        "kind": "REWORK",
+        "kind": ps.get("kind") or "REWORK",
         "sizeInsertions": sum(f["lines_inserted"] for f in stats.values()),
         "sizeDeletions": -sum(f["lines_deleted"] for f in stats.values()),
     }
@@ -254,7 +261,7 @@ def revision_rest(svc, change, ps, opts, current):
     project = change["project"]
     ref = change_ref(change["number"], ps["number"])
     rev = {
-        "kind": "REWORK",
+        "kind": ps.get("kind") or "REWORK",
         "_number": ps["number"],
         "created": rest_time(ps["created"]),
         "uploader": account_rest(svc.store.account(ps["uploader_id"]), "DETAILED_ACCOUNTS" in opts),
@@ -336,7 +343,7 @@ def change_info(svc, change, opts=frozenset(), detail=False):
         "triplet_id": triplet(change),
         "project": change["project"],
         "branch": change["branch"],
-        "hashtags": [],
+        "hashtags": hashtags(change),
         "change_id": change["change_id"],
         "subject": change["subject"],
         "status": change["status"],
@@ -425,3 +432,22 @@ def related_rest(svc, change, ps):
             }
         )
     return {"changes": out}
+
+
+# -- groups -------------------------------------------------------------------
+
+
+def group_rest(group, with_name=True):
+    """GroupInfo: ``id`` is the URL-encoded UUID, ``group_id`` the legacy number."""
+    out = {
+        "id": group["uuid"],
+        "url": f"#/admin/groups/uuid-{group['uuid']}",
+        "options": {"visible_to_all": True} if group["visible_to_all"] else {},
+        "description": group["description"],
+        "group_id": group["id"],
+        "owner": "Administrators",
+        "created_on": rest_time(group["created"]),
+    }
+    if with_name:
+        out = {"id": out.pop("id"), "name": group["name"], **out}
+    return out

@@ -5,11 +5,14 @@ Terms are ANDed (``AND`` optional), ``OR`` and parentheses group, ``-term`` or
 (also ``project:{name}``), ``branch:``, ``status:``/``is:`` (open, merged,
 abandoned, closed, mergeable), ``change:`` (number or Change-Id), ``owner:``,
 ``commit:``, ``topic:``, ``message:`` (substring of the commit message),
-``age:`` (``-age:30s`` = updated in the last 30 s),
+``age:`` (``-age:30s`` = updated in the last 30 s), ``label:`` on the current
+patch set (``label:Verified+1``, ``label:Code-Review>=1``, ``label:Verified=MAX``,
+``MIN``, ``ANY``, ``NONE``, ``label:Verified-1,user=ci`` or ``,owner``), ``hashtag:``,
 ``conflicts:`` (never matches: changes here do not conflict), ``limit:``, and
 a bare change number or Change-Id. Anything else is an error, as upstream.
 """
 
+import json
 import re
 import time
 
@@ -172,7 +175,67 @@ def _predicate(op, value, neg):
         return wrap(lambda c, s: value in _message(c, s))
     if op == "conflicts":
         return wrap(lambda c, s: False)
+    if op == "label":
+        return wrap(_label_predicate(value))
+    if op in ("hashtag", "hashtags"):
+        return wrap(lambda c, s: value.lstrip("#") in json.loads(c.get("hashtags") or "[]"))
     raise QueryError(f"Unsupported operator {op}:{value}")
+
+
+LABEL_RE = re.compile(
+    r"^(?P<label>[A-Za-z][A-Za-z0-9_-]*?)(?P<op>>=|<=|=|>|<)?"
+    r"(?P<value>[+-]?\d+|MAX|MIN|ANY|NONE|max|min|any|none)?$"
+)
+
+
+def _label_predicate(text):
+    """``label:Name[op]value[,user=who|,owner]`` as Gerrit's LabelPredicate reads it."""
+    spec, _, who = text.partition(",")
+    m = LABEL_RE.match(spec)
+    if not m:
+        raise QueryError(f"Invalid label: {text}")
+    from ci_tools.gerrit.store import LABELS
+
+    label = next((name for name in LABELS if name.lower() == m.group("label").lower()), None)
+    if label is None:
+        raise QueryError(f"Unknown label: {m.group('label')}")
+    op, raw = m.group("op") or "=", (m.group("value") or "ANY").upper()
+    values = LABELS[label]
+    if raw == "MAX":
+        test = lambda v: v == max(values)  # noqa: E731
+    elif raw == "MIN":
+        test = lambda v: v == min(values)  # noqa: E731
+    elif raw == "ANY":
+        test = lambda v: v != 0  # noqa: E731
+    elif raw == "NONE":
+        test = None
+    else:
+        n = int(raw)
+        if n == 0 and op == "=":
+            test = None  # "=0" means nobody voted, as Gerrit
+        else:
+            test = {
+                "=": lambda v: v == n,
+                ">=": lambda v: v >= n,
+                "<=": lambda v: v <= n,
+                ">": lambda v: v > n,
+                "<": lambda v: v < n,
+            }[op]
+    who = who.removeprefix("user=")
+
+    def pred(c, s):
+        ps = s.current_patchset(c["number"])
+        votes = [a for a in s.store.approvals(c["number"], ps["number"]) if a["label"] == label]
+        if who == "owner":
+            votes = [a for a in votes if a["account_id"] == c["owner_id"]]
+        elif who:
+            account = s.store.account_by_username(who)
+            votes = [a for a in votes if account and a["account_id"] == account["id"]]
+        if test is None:
+            return not any(a["value"] for a in votes)
+        return any(a["value"] and test(a["value"]) for a in votes)
+
+    return pred
 
 
 def _message(change, svc):

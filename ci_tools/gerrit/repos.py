@@ -57,10 +57,11 @@ class Repos:
     def install_hooks(self):
         """(Re)write the shared hooks dir; the interpreter may change between runs."""
         os.makedirs(self.hooks, exist_ok=True)
-        hook = os.path.join(self.hooks, "pre-receive")
-        with open(hook, "w") as f:
-            f.write(f'#!/bin/sh\nexec "{sys.executable}" -m ci_tools.gerrit.hook pre-receive\n')
-        os.chmod(hook, os.stat(hook).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        for name in ("pre-receive", "proc-receive"):
+            hook = os.path.join(self.hooks, name)
+            with open(hook, "w") as f:
+                f.write(f'#!/bin/sh\nexec "{sys.executable}" -m ci_tools.gerrit.hook {name}\n')
+            os.chmod(hook, os.stat(hook).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     def create(self, project, source=None, description=""):
         """A bare repo for ``project``: every branch of ``source`` (a git repo or a
@@ -76,6 +77,8 @@ class Repos:
         git(path, "config", "http.receivepack", "true")
         git(path, "config", "uploadpack.allowAnySHA1InWant", "true")
         git(path, "config", "receive.advertisePushOptions", "true")
+        # refs/for/* goes to the proc-receive hook (see ci_tools.gerrit.hook).
+        git(path, "config", "receive.procReceiveRefs", "refs/for")
         if description:
             with open(os.path.join(path, "description"), "w") as f:
                 f.write(description + "\n")

@@ -1,10 +1,16 @@
 """The HTTP front end: Gerrit's REST API, smart-HTTP git and the emulator's admin API.
 
 REST answers start with the ``)]}'`` guard line, as upstream. ``/a/...`` needs
-HTTP basic or digest auth; the same paths without ``/a`` are anonymous reads.
-Git URLs (``/<project>/info/refs``, ``/a/<project>/git-upload-pack`` ...) go to
-``git http-backend``. ``/_emulator/...`` is the admin API for the CLI and the
-test fixture, guarded by the token in ``<data-dir>/admin-token``.
+HTTP Basic auth (as Gerrit 3.10: no digest); the same paths without ``/a`` are
+anonymous reads. Git URLs (``/<project>/info/refs``, ``/a/<project>/git-upload-pack``
+...) go to ``git http-backend``. ``/tools/hooks/commit-msg`` is the Change-Id
+hook git-review fetches. ``/_emulator/...`` is the admin API for the CLI and
+the test fixture, guarded by the token in ``<data-dir>/admin-token``.
+
+Every request body is read (or refused) before any handler runs: a negative or
+malformed ``Content-Length`` is a 400, a body over the cap (chunked ones too)
+a 413 with the connection closed. So every early answer (401, 403, an injected
+5xx) leaves the keep-alive connection clean for the client's retry.
 """
 
 import hmac
@@ -19,8 +25,11 @@ import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import json5
+
 from ci_tools.gerrit import model
 from ci_tools.gerrit.auth import Authenticator
+from ci_tools.gerrit.commit_msg import COMMIT_MSG_HOOK
 from ci_tools.gerrit.service import GerritError, NotFound
 
 LOG = logging.getLogger(__name__)
@@ -28,6 +37,9 @@ GUARD = ")]}'\n"
 GIT_PATH_RE = re.compile(
     r"^/(?P<project>.+?)(?:\.git)?/(?P<rest>info/refs|git-upload-pack|git-receive-pack|HEAD)$"
 )
+# Body caps: REST inputs are small JSON; git bodies carry a push's pack.
+MAX_REST_BODY = 4 * 1024 * 1024
+MAX_GIT_BODY = 256 * 1024 * 1024
 
 
 class Faults:
@@ -87,6 +99,8 @@ class Handler(BaseHTTPRequestHandler):
     # to every keep-alive response.
     disable_nagle_algorithm = True
     server_version = "GerritCodeReview/" + model.VERSION
+    # A client that stops sending mid-request frees its thread after this long.
+    timeout = 120
 
     @property
     def gerrit(self):
@@ -98,19 +112,49 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing --------------------------------------------------------------
 
     def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return self._request_body
+
+    def _read_body(self, limit):
+        """The whole request body, read before any handler; HTTPError when it is
+        malformed (400) or over ``limit`` (413)."""
+        encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
+        lengths = self.headers.get_all("Content-Length") or []
+        if encoding:
+            if encoding != "chunked" or lengths:
+                raise HTTPError(400, "Bad request: unsupported Transfer-Encoding")
+            return self._read_chunked(limit)
+        if not lengths:
+            return b""
+        if len(lengths) > 1 or not lengths[0].strip().isdigit():
+            raise HTTPError(400, "Bad request: invalid Content-Length")
+        length = int(lengths[0].strip())
+        if length > limit:
+            raise HTTPError(413, f"Request body too large (limit {limit} bytes)")
+        data = self.rfile.read(length) if length else b""
+        if len(data) != length:
+            raise HTTPError(400, "Bad request: body shorter than Content-Length")
+        return data
+
+    def _read_chunked(self, limit):
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";")[0].strip()
+            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
+                raise HTTPError(400, "Bad request: invalid chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                for _ in range(100):  # trailers end with an empty line
+                    if self.rfile.readline(8192) in (b"\r\n", b"\n", b""):
+                        break
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise HTTPError(413, f"Request body too large (limit {limit} bytes)")
+            data = self.rfile.read(size)
+            if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise HTTPError(400, "Bad request: truncated chunk")
+            chunks.append(data)
 
     def _send(self, status, body, content_type="text/plain; charset=UTF-8", headers=None):
         data = body.encode() if isinstance(body, str) else body
@@ -154,6 +198,22 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self):
+        raw_path = self.path.partition("?")[0]
+        limit = (
+            MAX_GIT_BODY
+            if raw_path.endswith(("/git-receive-pack", "/git-upload-pack"))
+            else (MAX_REST_BODY)
+        )
+        try:
+            self._request_body = self._read_body(limit)
+        except HTTPError as exc:
+            # What is left of the body cannot be told from the next request.
+            self.close_connection = True
+            self._send(exc.status, exc.message + "\n", headers={"Connection": "close"})
+            return
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
         try:
             self._route()
         except HTTPError as exc:
@@ -172,6 +232,8 @@ class Handler(BaseHTTPRequestHandler):
         raw_path, _, qs = self.path.partition("?")
         if raw_path.startswith("/_emulator/"):
             return self._admin(raw_path[len("/_emulator/") :], qs)
+        if raw_path == "/tools/hooks/commit-msg" and self.command in ("GET", "HEAD"):
+            return self._send(200, COMMIT_MSG_HOOK, "application/octet-stream")
         authed = raw_path == "/a" or raw_path.startswith("/a/")
         path = raw_path[2:] if authed else raw_path
         # /p/<project> is Gerrit's older git URL, still gertty's default.
@@ -211,8 +273,13 @@ class Handler(BaseHTTPRequestHandler):
             return {}
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPError(400, f"Invalid JSON in request: {exc}") from exc
+        except (ValueError, UnicodeDecodeError):
+            # Gerrit parses request bodies leniently (Gson): single quotes and
+            # unquoted names, as in pygerrit2's str(dict) reviews, are accepted.
+            try:
+                data = json5.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise HTTPError(400, f"Invalid JSON in request: {exc}") from exc
         if not isinstance(data, dict):
             raise HTTPError(400, f"Expected JSON object, got {type(data).__name__}")
         return data
@@ -231,6 +298,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._accounts(seg, account)
         if head == "projects":
             return self._projects(seg, params)
+        if head == "groups":
+            return self._groups(seg, account)
         if head == "changes":
             if len(seg) == 1 or (len(seg) == 2 and seg[1] == ""):
                 if method != "GET":
@@ -255,8 +324,53 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(404, f"Account '{who}' not found")
         if len(seg) == 2 or seg[2] == "detail":
             return self._json(model.account_rest(target))
-        if seg[2] in ("starred.changes", "groups", "capabilities"):
-            return self._json([] if seg[2] != "capabilities" else {})
+        store = self.gerrit.store
+        if seg[2] == "groups":
+            return self._json([model.group_rest(g) for g in store.groups_of(target)])
+        if seg[2] == "capabilities":
+            if account is None or (account["id"] != target["id"] and not account["is_admin"]):
+                raise HTTPError(403, "Authentication required")
+            caps = {}
+            if target["is_admin"]:
+                caps["administrateServer"] = True
+            if store.has_permission(target, "streamEvents"):
+                caps["streamEvents"] = True
+            return self._json(caps)
+        if seg[2] == "starred.changes":
+            return self._json([])
+        raise HTTPError(404, "Not found")
+
+    def _visible_groups(self, account):
+        store = self.gerrit.store
+        mine = {g["id"] for g in store.groups_of(account)} if account else set()
+        return [
+            g
+            for g in store.groups()
+            if g["visible_to_all"] or g["id"] in mine or (account and account["is_admin"])
+        ]
+
+    def _groups(self, seg, account):
+        """GET /groups/ and /groups/<id>[/detail|/members/], as visible to the caller
+        (visible-to-all groups, the caller's own, or all for an administrator)."""
+        if self.command not in ("GET", "HEAD"):
+            raise HTTPError(405, "Method not allowed")
+        visible = self._visible_groups(account)
+        if len(seg) == 1 or seg[1] == "":
+            return self._json({g["name"]: model.group_rest(g, with_name=False) for g in visible})
+        group = self.gerrit.store.group(seg[1].removeprefix("uuid-"))
+        if group is None or group["id"] not in {g["id"] for g in visible}:
+            raise HTTPError(404, f"Not found: {seg[1]}")
+        rest = [s for s in seg[2:] if s]
+        if not rest or rest == ["detail"]:
+            info = model.group_rest(group)
+            if rest:
+                members = self.gerrit.store.group_members(group["id"])
+                info["members"] = [model.account_rest(a) for a in members]
+                info["includes"] = []
+            return self._json(info)
+        if rest == ["members"]:
+            members = self.gerrit.store.group_members(group["id"])
+            return self._json([model.account_rest(a) for a in members])
         raise HTTPError(404, "Not found")
 
     def _projects(self, seg, params):
@@ -340,6 +454,9 @@ class Handler(BaseHTTPRequestHandler):
         if rest == ["abandon"] and method == "POST":
             message = _text(body, "message")
             return self._json(model.change_info(g, g.abandon(change, account, message)))
+        if rest == ["restore"] and method == "POST":
+            message = _text(body, "message")
+            return self._json(model.change_info(g, g.restore(change, account, message)))
         if rest[0] == "revisions" and len(rest) >= 2:
             ps = g.find_patchset(change, rest[1])
             sub = rest[2:]
@@ -391,7 +508,7 @@ class Handler(BaseHTTPRequestHandler):
             "QUERY_STRING": qs,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "REMOTE_ADDR": self.client_address[0],
-            "GERRIT_EMULATOR_ADMIN": "1" if account and account["is_admin"] else "0",
+            **g.hook_env(project, account),
         }
         if account:
             env["REMOTE_USER"] = account["username"]
@@ -508,6 +625,11 @@ class Handler(BaseHTTPRequestHandler):
                 change,
             )
             return self._json(result)
+        if action == "receive" and self.command == "POST":
+            # The proc-receive hook of a push in progress (which holds the project lock).
+            account = self._admin_account(body)
+            commands = body.get("commands") or []
+            return self._json(g.receive(body.get("project", ""), account, commands))
         if action == "comment" and self.command == "POST":
             account = self._admin_account(body)
             change = g.find_change(body.get("change", ""))

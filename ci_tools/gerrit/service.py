@@ -7,7 +7,10 @@ turns them into ``fatal:``/``error:`` lines and exit code 1.
 """
 
 import collections
+import secrets
+import subprocess
 import threading
+import urllib.parse
 
 from ci_tools.gerrit import model, query
 from ci_tools.gerrit.events import EventBus
@@ -91,6 +94,16 @@ class Gerrit:
         if key not in self._cache:
             self._cache[key] = file_stats(self.repos.path(project), sha)
         return self._cache[key]
+
+    def hook_env(self, project, account):
+        """What the proc-receive hook needs to hand a push back to this server."""
+        return {
+            "GERRIT_EMULATOR_URL": self.base_url,
+            "GERRIT_EMULATOR_DATA": self.data_dir,
+            "GERRIT_EMULATOR_PROJECT": project,
+            "GERRIT_EMULATOR_USER": account["username"] if account else "",
+            "GERRIT_EMULATOR_ADMIN": "1" if account and account["is_admin"] else "0",
+        }
 
     def project_lock(self, project):
         return self._project_locks[project]
@@ -181,34 +194,77 @@ class Gerrit:
     # -- pushes ----------------------------------------------------------------
 
     def process_push(self, project, account, before):
-        """Turn refs/for/* left by a push into changes; report branch updates."""
-        path = self.repos.path(project)
+        """After a push: report branch updates (refs/for/* never become refs: the
+        proc-receive hook hands them to ``receive``)."""
         after = self.repos.refs(project)
-        created = []
-        for ref, new in sorted(after.items()):
-            if not ref.startswith("refs/for/"):
-                continue
-            target, _, options = ref[len("refs/for/") :].partition("%")
-            topic = None
-            for opt in options.split(","):
-                if opt.startswith("topic="):
-                    topic = opt[len("topic=") :]
-            try:
-                commits = git(
-                    path, "rev-list", "--reverse", new, "--not", f"refs/heads/{target}"
-                ).split()
-                for sha in commits:
-                    result = self._upload(project, target, sha, account, topic)
-                    if result:
-                        created.append(result)
-            finally:
-                git(path, "update-ref", "-d", ref)
         for ref, new in sorted(after.items()):
             if ref.startswith("refs/heads/") and before.get(ref) != new:
                 self.publish_ref_updated(project, ref, before.get(ref), new, account)
-        return created
 
-    def _upload(self, project, branch, sha, account, topic=None):
+    def receive(self, project, account, commands):
+        """The refs/for/<branch>[%options] part of a push, as Gerrit's
+        ReceiveCommits: one result per command (ok, or ng with Gerrit's reason)
+        and the lines Gerrit prints back (the ``SUCCESS`` block with change URLs,
+        or a hint for a missing Change-Id)."""
+        results, done, hints = [], [], []
+        for _old, new, ref in commands:
+            try:
+                uploaded = self._receive_ref(project, account, ref, new)
+            except GerritError as exc:
+                results.append({"ref": ref, "ok": False, "reason": exc.message})
+                if "missing Change-Id" in exc.message:
+                    hints += missing_change_id_hint(self.base_url)
+                continue
+            results.append({"ref": ref, "ok": True})
+            done += uploaded
+        lines = []
+        if done:
+            lines += ["", "SUCCESS", ""]
+            for item in done:
+                tags = [" [NEW]"] if item["patchset"] == 1 else []
+                if item.get("wip"):
+                    tags.append(" [WIP]")
+                lines.append(f"  {item['url']} {item['subject']}{''.join(tags)}")
+            lines.append("")
+        return {"results": results, "messages": lines + hints}
+
+    def _receive_ref(self, project, account, ref, new):
+        if not ref.startswith("refs/for/"):
+            raise GerritError(f"prohibited by Gerrit: not permitted: create {ref}")
+        target, _, text = ref[len("refs/for/") :].partition("%")
+        options = parse_push_options(text)
+        if new == "0" * 40:
+            raise GerritError(f"cannot delete {ref}")
+        if target.startswith("refs/heads/"):
+            target = target[len("refs/heads/") :]
+        if target not in self.repos.branches(project):
+            raise GerritError(f"branch {target} not found")
+        path = self.repos.path(project)
+        commits = git(
+            path, "rev-list", "--reverse", new, "--not", "--branches", "--glob=refs/changes/*"
+        ).split()
+        if not commits:
+            raise GerritError("no new changes")
+        # Check every commit before anything is created, as Gerrit does.
+        for sha in commits:
+            message = self.commit(project, sha)["message"]
+            change_id = change_id_of(message)
+            if not change_id:
+                raise GerritError(f"commit {sha[:7]}: missing Change-Id in message footer")
+            existing = self.store.change_by_key(project, target, change_id)
+            if existing and existing["status"] != "NEW":
+                raise GerritError(f"change {existing['number']} closed")
+        uploaded = []
+        for sha in commits:
+            result = self._upload(
+                project, target, sha, account, options.get("topic"), options["hashtags"]
+            )
+            if result:
+                result["wip"] = options.get("wip", False)
+                uploaded.append(result)
+        return uploaded
+
+    def _upload(self, project, branch, sha, account, topic=None, hashtags=()):
         path = self.repos.path(project)
         if self.store.patchset_by_revision(sha):
             return None
@@ -217,13 +273,17 @@ class Gerrit:
         subject = subject_of(commit["message"])
         change = self.store.change_by_key(project, branch, change_id)
         if change and change["status"] != "NEW":
-            return None
+            raise Conflict(f"change {change['number']} closed")
         if change:
-            ps = self.store.add_patchset(change["number"], sha, account["id"], subject)
+            previous = self.current_patchset(change["number"])
+            kind = self.patchset_kind(project, previous["revision"], sha)
+            ps = self.store.add_patchset(change["number"], sha, account["id"], subject, kind)
             number = change["number"]
+            if topic is not None or hashtags:
+                self.store.update_change(number, topic, hashtags)
         else:
             number = self.store.create_change(
-                project, branch, change_id, account["id"], subject, sha, topic
+                project, branch, change_id, account["id"], subject, sha, topic, hashtags
             )
             ps = 1
         git(path, "update-ref", change_ref(number, ps), sha)
@@ -247,7 +307,32 @@ class Gerrit:
                 "type": "patchset-created",
             }
         )
-        return {"number": number, "patchset": ps, "revision": sha, "url": self.change_url(change)}
+        return {
+            "number": number,
+            "patchset": ps,
+            "revision": sha,
+            "url": self.change_url(change),
+            "subject": subject,
+        }
+
+    def patchset_kind(self, project, previous, sha):
+        """Gerrit's ChangeKind of ``sha`` as the patch set after ``previous``."""
+        old, new = self.commit(project, previous), self.commit(project, sha)
+        if old["tree"] == new["tree"] and old["parents"] == new["parents"]:
+            return "NO_CHANGE" if old["message"] == new["message"] else "NO_CODE_CHANGE"
+        if (
+            old["message"] == new["message"]
+            and len(old["parents"]) == len(new["parents"]) == 1
+            and old["parents"] != new["parents"]
+        ):
+            # The same diff on another parent: a rebase that needed no conflict
+            # resolution (Gerrit redoes the merge; equal patch ids say the same).
+            path = self.repos.path(project)
+            if patch_id(path, old["parents"][0], previous) == patch_id(
+                path, new["parents"][0], sha
+            ):
+                return "TRIVIAL_REBASE"
+        return "REWORK"
 
     def publish_ref_updated(self, project, ref, old, new, account=None):
         event = {
@@ -292,6 +377,7 @@ class Gerrit:
             result = self._upload(project, target, sha, account)
         if not result:
             raise Conflict("no new changes")
+        result.pop("subject", None)
         return result
 
     # -- reviews ---------------------------------------------------------------
@@ -407,7 +493,17 @@ class Gerrit:
         self.publish_ref_updated(project, f"refs/heads/{branch}", old, new, account)
         return change
 
+    def may_abandon(self, change, account):
+        """Gerrit's rule for abandon and restore: the change owner, or the Abandon
+        permission on the project (administrators hold every permission)."""
+        return bool(account) and (
+            account["id"] == change["owner_id"]
+            or self.store.has_permission(account, "abandon", change["project"])
+        )
+
     def abandon(self, change, account, message=""):
+        if not self.may_abandon(change, account):
+            raise Forbidden("abandon not permitted")
         if change["status"] != "NEW":
             raise Conflict(f"change is {change['status'].lower()}")
         self.store.set_status(change["number"], "ABANDONED")
@@ -433,8 +529,81 @@ class Gerrit:
         )
         return change
 
+    def restore(self, change, account, message=""):
+        if not self.may_abandon(change, account):
+            raise Forbidden("restore not permitted")
+        if change["status"] != "ABANDONED":
+            raise Conflict(f"change is {change['status'].lower()}")
+        self.store.set_status(change["number"], "NEW")
+        ps = self.current_patchset(change["number"])
+        self.store.add_message(
+            change["number"],
+            ps["number"],
+            account["id"],
+            "Restored" + (f"\n\n{message}" if message else ""),
+        )
+        change = self.store.change(change["number"])
+        self.bus.publish(
+            {
+                "restorer": model.account_ssh(account),
+                "reason": message,
+                "patchSet": model.patchset_attr(self, change, ps),
+                "change": model.change_attr(self, change),
+                "project": change["project"],
+                "refName": f"refs/heads/{change['branch']}",
+                "changeKey": {"id": change["change_id"]},
+                "type": "change-restored",
+            }
+        )
+        return change
+
+
+# Options of refs/for/<branch>%opt,opt=value as Gerrit and git-review send them.
+FLAG_OPTIONS = {"wip", "work-in-progress", "ready", "private", "remove-private", "publish-comments"}
+VALUE_OPTIONS = {"topic", "hashtag", "t", "r", "cc", "notify", "m", "message", "base", "l", "label"}
+
+
+def parse_push_options(text):
+    """{"topic": ..., "hashtags": [...], "wip": bool, ...} from ``topic=x,hashtag=y``."""
+    options = {"hashtags": []}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        if name in FLAG_OPTIONS and not sep:
+            options["wip" if name == "work-in-progress" else name] = True
+            continue
+        if name not in VALUE_OPTIONS or not sep:
+            raise GerritError(f'"--{name}" is not a valid option')
+        value = urllib.parse.unquote_plus(value)
+        if name in ("hashtag", "t"):
+            options["hashtags"].append(value.lstrip("#"))
+        else:
+            options[name] = value
+    return options
+
+
+def missing_change_id_hint(base_url):
+    return [
+        "ERROR: commit: missing Change-Id in message footer",
+        "",
+        "Hint: to automatically insert a Change-Id, install the hook:",
+        f"  gitdir=$(git rev-parse --git-dir); curl -o ${{gitdir}}/hooks/commit-msg "
+        f"{base_url}/tools/hooks/commit-msg ; chmod +x ${{gitdir}}/hooks/commit-msg",
+        "and then amend the commit:",
+        "  git commit --amend --no-edit",
+        "Finally, push your changes again",
+        "",
+    ]
+
+
+def patch_id(git_dir, parent, sha):
+    diff = git(git_dir, "diff-tree", "-p", "--no-renames", parent, sha)
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "patch-id", "--stable"],
+        input=diff.encode(),
+        capture_output=True,
+    )
+    return proc.stdout.split()[0].decode() if proc.stdout.split() else ""
+
 
 def _random_hex(n):
-    import secrets
-
     return secrets.token_hex(n // 2)

@@ -1,10 +1,12 @@
-"""The SSH front end (paramiko): ``gerrit ...`` commands and git over SSH.
+"""The SSH front end (paramiko): ``gerrit ...`` commands, git, and the commit-msg hook.
 
 Public-key auth against the accounts' keys; one thread per connection
 (paramiko's transport) and one per command. Git commands run the real
 ``git upload-pack``/``git receive-pack`` on the project's bare repo; the
 ``gerrit`` commands answer like upstream, including its error text and exit
-codes (1 for ``fatal:``) for unknown commands and options.
+codes (1 for ``fatal:``) for unknown commands and options. ``hooks/commit-msg``
+is served as Gerrit serves it: to ``scp -O`` (the old scp protocol, ``scp -f``)
+and to the SFTP subsystem newer OpenSSH's scp uses by default.
 """
 
 import argparse
@@ -20,7 +22,11 @@ import time
 import paramiko
 
 from ci_tools.gerrit import model
+from ci_tools.gerrit.commit_msg import COMMIT_MSG_HOOK
 from ci_tools.gerrit.service import GerritError
+
+# What scp and SFTP clients may read: Gerrit serves exactly this one file.
+SCP_FILES = {"hooks/commit-msg": COMMIT_MSG_HOOK.encode()}
 
 LOG = logging.getLogger(__name__)
 
@@ -153,6 +159,8 @@ class CommandHandler:
             return self.git(name[len("git-") :], argv[1:])
         if name == "git" and len(argv) > 1 and argv[1] in ("upload-pack", "receive-pack"):
             return self.git(argv[1], argv[2:])
+        if name == "scp":
+            return self.scp(argv[1:])
         if name != "gerrit":
             raise CommandError(f"fatal: Gerrit Code Review: {name}: not found")
         if len(argv) < 2:
@@ -193,10 +201,66 @@ class CommandHandler:
                         data[p["name"]]["description"] = p["description"]
             self.out(json.dumps(data) + "\n")
 
+    def cmd_ls_groups(self, args):
+        parser = _Parser(prog="gerrit ls-groups", add_help=False)
+        parser.add_argument("-v", "--verbose", action="store_true")
+        parser.add_argument("--visible-to-all", action="store_true")
+        parser.add_argument("-u", "--user")
+        parser.add_argument("-q", "--query")
+        opts = parser.parse_args(args)
+        store = self.gerrit.store
+        for group in self._visible_groups():
+            if opts.visible_to_all and not group["visible_to_all"]:
+                continue
+            if opts.user:
+                member = store.account_by_username(opts.user)
+                if not member or group["id"] not in {g["id"] for g in store.groups_of(member)}:
+                    continue
+            if opts.query and opts.query.lower() not in group["name"].lower():
+                continue
+            if opts.verbose:
+                fields = [
+                    group["name"],
+                    group["uuid"],
+                    group["description"],
+                    "Administrators",
+                    "",
+                    "true" if group["visible_to_all"] else "false",
+                ]
+                self.out("\t".join(fields) + "\n")
+            else:
+                self.out(group["name"] + "\n")
+
+    def cmd_ls_members(self, args):
+        parser = _Parser(prog="gerrit ls-members", add_help=False)
+        parser.add_argument("--recursive", action="store_true")
+        parser.add_argument("group", nargs="+")
+        opts = parser.parse_args(args)
+        name = " ".join(opts.group)
+        group = self.gerrit.store.group(name)
+        if group is None or group["id"] not in {g["id"] for g in self._visible_groups()}:
+            raise CommandError(f"Group not found or not visible: {name}")
+        self.out("id\tusername\tfull name\temail\n")
+        for a in self.gerrit.store.group_members(group["id"]):
+            fields = [str(a["id"]), a["username"], a["name"] or "n/a", a["email"] or "n/a"]
+            self.out("\t".join(fields) + "\n")
+
+    def _visible_groups(self):
+        store = self.gerrit.store
+        mine = {g["id"] for g in store.groups_of(self.account)}
+        return [
+            g
+            for g in store.groups()
+            if self.account["is_admin"] or g["visible_to_all"] or g["id"] in mine
+        ]
+
     def cmd_stream_events(self, args):
         parser = _Parser(prog="gerrit stream-events", add_help=False)
         parser.add_argument("-s", "--subscribe", action="append", default=[])
         opts = parser.parse_args(args)
+        # Gerrit's global capability, granted to an account or (usually) a group.
+        if not self.gerrit.store.has_permission(self.account, "streamEvents"):
+            raise CommandError("fatal: not permitted: stream events")
         sub = self.gerrit.bus.subscribe(opts.subscribe)
         transport = self.channel.get_transport()
         sub.on_drop = transport.close
@@ -282,6 +346,7 @@ class CommandHandler:
         parser.add_argument("-n", "--notify")
         parser.add_argument("-s", "--submit", action="store_true")
         parser.add_argument("--abandon", action="store_true")
+        parser.add_argument("--restore", action="store_true")
         parser.add_argument("--json", "-j", action="store_true")
         for label in ("verified", "code-review", "workflow"):
             parser.add_argument(f"--{label}", type=int)
@@ -303,6 +368,9 @@ class CommandHandler:
             try:
                 if opts.abandon:
                     self.gerrit.abandon(change, self.account, opts.message)
+                    continue
+                if opts.restore:
+                    self.gerrit.restore(change, self.account, opts.message)
                     continue
                 self.gerrit.review(
                     change, ps, self.account, opts.message, labels, opts.tag, submit=opts.submit
@@ -333,6 +401,33 @@ class CommandHandler:
                 return change, found
         raise CommandError(f'fatal: "{target}" no such patch set')
 
+    # -- scp -f (the protocol of ``scp -O``) ------------------------------------
+
+    def scp(self, args):
+        paths = [a for a in args if not a.startswith("-")]
+        if "-f" not in args or len(paths) != 1:
+            raise CommandError("fatal: scp: only 'scp -f hooks/commit-msg' is served")
+        path = paths[0].lstrip("/")
+        data = SCP_FILES.get(path)
+        self._scp_ack()
+        if data is None:
+            self.out(f"\x01scp: {paths[0]}: No such file or directory\n")
+            return 1
+        if "-p" in args:
+            stamp = int(time.time())
+            self.out(f"T{stamp} 0 {stamp} 0\n")
+            self._scp_ack()
+        self.out(f"C0755 {len(data)} {os.path.basename(path)}\n")
+        self._scp_ack()
+        self.out(data + b"\0")
+        self._scp_ack()
+        return 0
+
+    def _scp_ack(self):
+        byte = self.channel.recv(1)
+        if byte != b"\0":
+            raise CommandError("scp: protocol error", code=1)
+
     # -- git ------------------------------------------------------------------
 
     def git(self, service, args):
@@ -342,8 +437,7 @@ class CommandHandler:
         if not self.gerrit.store.project(project) or not self.gerrit.repos.exists(project):
             raise CommandError(f"fatal: Project not found: {project}")
         path = self.gerrit.repos.path(project)
-        env = dict(os.environ, **self.env)
-        env["GERRIT_EMULATOR_ADMIN"] = "1" if self.account["is_admin"] else "0"
+        env = dict(os.environ, **self.env, **self.gerrit.hook_env(project, self.account))
         if service == "upload-pack":
             return self._pump(["git", "upload-pack", path], env)
         with self.gerrit.project_lock(project):
@@ -391,6 +485,76 @@ class CommandHandler:
         return code
 
 
+class _HookHandle(paramiko.SFTPHandle):
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def read(self, offset, length):
+        return self.data[offset : offset + length]
+
+    def stat(self):
+        return _attrs(len(self.data), 0o100755)
+
+
+def _attrs(size, mode):
+    attrs = paramiko.SFTPAttributes()
+    attrs.st_size, attrs.st_mode = size, mode
+    attrs.st_uid = attrs.st_gid = 0
+    attrs.st_mtime = attrs.st_atime = int(time.time())
+    return attrs
+
+
+class HookSFTP(paramiko.SFTPServerInterface):
+    """Read-only SFTP with one file, hooks/commit-msg (newer scp's default)."""
+
+    def _key(self, path):
+        return os.path.normpath("/" + path).lstrip("/")
+
+    def canonicalize(self, path):
+        return "/" + self._key(path)
+
+    def _stat(self, path):
+        key = self._key(path)
+        if key in ("", "hooks"):
+            return _attrs(0, 0o040755)
+        if key in SCP_FILES:
+            return _attrs(len(SCP_FILES[key]), 0o100755)
+        return paramiko.SFTP_NO_SUCH_FILE
+
+    stat = lstat = _stat
+
+    def list_folder(self, path):
+        key = self._key(path)
+        if key == "":
+            attrs = _attrs(0, 0o040755)
+            attrs.filename = "hooks"
+            return [attrs]
+        if key == "hooks":
+            attrs = _attrs(len(SCP_FILES["hooks/commit-msg"]), 0o100755)
+            attrs.filename = "commit-msg"
+            return [attrs]
+        return paramiko.SFTP_NO_SUCH_FILE
+
+    def open(self, path, flags, attr):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC):
+            return paramiko.SFTP_PERMISSION_DENIED
+        data = SCP_FILES.get(self._key(path))
+        if data is None:
+            return paramiko.SFTP_NO_SUCH_FILE
+        return _HookHandle(data)
+
+
+class _SFTPServer(paramiko.SFTPServer):
+    def finish_subsystem(self):
+        # OpenSSH's scp wants an exit status, as sshd's sftp-server gives one.
+        try:
+            self.sock.send_exit_status(0)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        super().finish_subsystem()
+
+
 class SSHServer:
     def __init__(self, gerrit, host_key_path, host="127.0.0.1", port=29418):
         self.gerrit = gerrit
@@ -414,6 +578,7 @@ class SSHServer:
     def _handle(self, conn):
         transport = paramiko.Transport(conn)
         transport.add_server_key(self.host_key)
+        transport.set_subsystem_handler("sftp", _SFTPServer, HookSFTP)
         self._transports = [t for t in self._transports if t.is_active()] + [transport]
         try:
             transport.start_server(server=_Server(self.gerrit))

@@ -1,10 +1,14 @@
-"""The emulator's own state in SQLite: accounts, projects, grants, changes, events.
+"""The emulator's own state in SQLite: accounts, groups, projects, grants, changes, events.
 
 Git objects live in the bare repos (see ``repos``); this database holds what
 Gerrit keeps in NoteDb and its account store. Every write commits at once, so a
 restart (or a crash) keeps everything already acknowledged to a client. One
 connection per process, serialised by a lock; WAL lets the admin CLI write
 while the server runs.
+
+HTTP passwords are kept only as salted scrypt hashes (``passwords``); the data
+dir is 0700 and the database (with its WAL) 0600, so other local users read
+neither the hashes nor the changes.
 """
 
 import fnmatch
@@ -16,6 +20,7 @@ import time
 import uuid
 
 from ci_tools.errors import UsageError
+from ci_tools.gerrit import passwords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -87,7 +92,37 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT UNIQUE NOT NULL,
+    name TEXT UNIQUE NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    visible_to_all INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    UNIQUE (group_id, account_id)
+);
+CREATE TABLE IF NOT EXISTS permissions (
+    permission TEXT NOT NULL,
+    account_id INTEGER,
+    group_id INTEGER,
+    project_pattern TEXT NOT NULL DEFAULT '*'
+);
 """
+
+# Columns added after the first release; added to older databases on open.
+MIGRATIONS = (
+    ("patchsets", "kind", "TEXT"),
+    ("changes", "hashtags", "TEXT NOT NULL DEFAULT '[]'"),
+)
+
+# What can be granted besides labels: Gerrit's global capability "Stream Events"
+# and the per-project "Abandon" permission (restore needs the same).
+PERMISSIONS = ("streamEvents", "abandon")
+
 
 # Gerrit's change numbers start well above 1 on real servers; small numbers are
 # fine here and keep refs/changes/NN readable in tests.
@@ -122,8 +157,14 @@ def now():
 class Store:
     def __init__(self, data_dir):
         self.data_dir = os.path.abspath(data_dir)
-        os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
         self.path = os.path.join(self.data_dir, "state.sqlite")
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.chmod(self.path + suffix, 0o600)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
@@ -134,6 +175,19 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
             self._db.executescript(SCHEMA)
+            for table, column, decl in MIGRATIONS:
+                cols = [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+                if column not in cols:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            # Databases from before hashing kept passwords in clear: hash them now.
+            for row in self._db.execute(
+                "SELECT id, http_password FROM accounts WHERE http_password IS NOT NULL"
+            ).fetchall():
+                if not passwords.is_hash(row[1]):
+                    self._db.execute(
+                        "UPDATE accounts SET http_password=? WHERE id=?",
+                        (passwords.hash_password(row[1]), row[0]),
+                    )
             self._db.commit()
 
     def close(self):
@@ -163,6 +217,8 @@ class Store:
     ):
         if not username or any(c.isspace() for c in username):
             raise UsageError(f"invalid username {username!r}")
+        if http_password is not None:
+            http_password = passwords.hash_password(http_password)
         with self._lock:
             existing = self.account_by_username(username)
             if existing:
@@ -206,6 +262,14 @@ class Store:
 
     def accounts(self):
         return self._all("SELECT * FROM accounts ORDER BY id")
+
+    def check_password(self, username, password):
+        """The account if ``password`` is its HTTP password, else None."""
+        account = self.account_by_username(username)
+        if account and account["http_password"]:
+            if passwords.verify(password, account["http_password"]):
+                return account
+        return None
 
     def account_has_key(self, username, key_type, key_b64):
         return bool(
@@ -257,26 +321,146 @@ class Store:
                 found = True
         return (lo, hi) if found else None
 
+    # -- groups and permissions ----------------------------------------------
+
+    def add_group(self, name, description="", visible_to_all=False, members=()):
+        """Create (or update) a group and add ``members`` (usernames) to it."""
+        if not name or name != name.strip():
+            raise UsageError(f"invalid group name {name!r}")
+        with self._lock:
+            group = self.group(name)
+            if group is None:
+                self._db.execute(
+                    "INSERT INTO groups (uuid, name, description, visible_to_all, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (uuid.uuid4().hex, name, description, int(visible_to_all), now()),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE groups SET description=?, visible_to_all=MAX(visible_to_all, ?) "
+                    "WHERE id=?",
+                    (description or group["description"], int(visible_to_all), group["id"]),
+                )
+            self._db.commit()
+            group = self.group(name)
+            for username in members:
+                self.add_member(group["name"], username)
+        return self.group(name)
+
+    def add_member(self, group_name, username):
+        group = self.group(group_name)
+        if group is None:
+            raise UsageError(f"no group {group_name!r}")
+        account = self.account_by_username(username)
+        if account is None:
+            raise UsageError(f"no account {username!r}")
+        self._write(
+            "INSERT OR IGNORE INTO group_members (group_id, account_id) VALUES (?, ?)",
+            (group["id"], account["id"]),
+        )
+
+    def group(self, ident):
+        """A group by name, UUID or numeric id, or None."""
+        ident = str(ident)
+        row = self._one("SELECT * FROM groups WHERE name=? OR uuid=?", (ident, ident))
+        if row is None and ident.isdigit():
+            row = self._one("SELECT * FROM groups WHERE id=?", (int(ident),))
+        return row
+
+    def groups(self):
+        return self._all("SELECT * FROM groups ORDER BY name")
+
+    def group_members(self, group_id):
+        return self._all(
+            "SELECT a.* FROM accounts a JOIN group_members m ON m.account_id=a.id "
+            "WHERE m.group_id=? ORDER BY a.id",
+            (group_id,),
+        )
+
+    def groups_of(self, account):
+        return self._all(
+            "SELECT g.* FROM groups g JOIN group_members m ON m.group_id=g.id "
+            "WHERE m.account_id=? ORDER BY g.name",
+            (account["id"],),
+        )
+
+    def grant_permission(self, permission, account=None, group=None, project_pattern="*"):
+        """Grant ``permission`` to an account or a group (names)."""
+        if permission not in PERMISSIONS:
+            raise UsageError(
+                f"unknown permission {permission!r}; permissions: {', '.join(PERMISSIONS)}"
+            )
+        account_id = group_id = None
+        if account:
+            row = self.account_by_username(account)
+            if row is None:
+                raise UsageError(f"no account {account!r}")
+            account_id = row["id"]
+        elif group:
+            row = self.group(group)
+            if row is None:
+                raise UsageError(f"no group {group!r}")
+            group_id = row["id"]
+        else:
+            raise UsageError("a permission is granted to an account or a group")
+        if self._one(
+            "SELECT 1 FROM permissions WHERE permission=? AND account_id IS ? AND group_id IS ? "
+            "AND project_pattern=?",
+            (permission, account_id, group_id, project_pattern),
+        ):
+            return
+        self._write(
+            "INSERT INTO permissions (permission, account_id, group_id, project_pattern) "
+            "VALUES (?, ?, ?, ?)",
+            (permission, account_id, group_id, project_pattern),
+        )
+
+    def has_permission(self, account, permission, project="*"):
+        """Whether ``account`` holds ``permission`` (directly or through a group);
+        administrators hold every permission, as in Gerrit."""
+        if not account:
+            return False
+        if account["is_admin"]:
+            return True
+        rows = self._all(
+            "SELECT project_pattern FROM permissions WHERE permission=? AND (account_id=? OR "
+            "group_id IN (SELECT group_id FROM group_members WHERE account_id=?))",
+            (permission, account["id"], account["id"]),
+        )
+        return any(fnmatch.fnmatchcase(project, r["project_pattern"]) for r in rows)
+
     # -- changes -------------------------------------------------------------
 
-    def create_change(self, project, branch, change_id, owner_id, subject, revision, topic=None):
+    def create_change(
+        self, project, branch, change_id, owner_id, subject, revision, topic=None, hashtags=()
+    ):
         with self._lock:
             ts = now()
             cur = self._db.execute(
                 "INSERT INTO changes (project, branch, change_id, owner_id, subject, topic, "
-                "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (project, branch, change_id, owner_id, subject, topic, ts, ts),
+                "created, updated, hashtags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project,
+                    branch,
+                    change_id,
+                    owner_id,
+                    subject,
+                    topic,
+                    ts,
+                    ts,
+                    json.dumps(sorted(set(hashtags))),
+                ),
             )
             number = cur.lastrowid
             self._db.execute(
-                "INSERT INTO patchsets (change_number, number, revision, uploader_id, created) "
-                "VALUES (?, 1, ?, ?, ?)",
+                "INSERT INTO patchsets (change_number, number, revision, uploader_id, created, "
+                "kind) VALUES (?, 1, ?, ?, ?, 'REWORK')",
                 (number, revision, owner_id, ts),
             )
             self._db.commit()
         return number
 
-    def add_patchset(self, number, revision, uploader_id, subject):
+    def add_patchset(self, number, revision, uploader_id, subject, kind="REWORK"):
         with self._lock:
             ts = now()
             last = self._db.execute(
@@ -284,9 +468,9 @@ class Store:
             ).fetchone()[0]
             ps = last + 1
             self._db.execute(
-                "INSERT INTO patchsets (change_number, number, revision, uploader_id, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (number, ps, revision, uploader_id, ts),
+                "INSERT INTO patchsets (change_number, number, revision, uploader_id, created, "
+                "kind) VALUES (?, ?, ?, ?, ?, ?)",
+                (number, ps, revision, uploader_id, ts, kind),
             )
             self._db.execute(
                 "UPDATE changes SET subject=?, updated=? WHERE number=?", (subject, ts, number)
@@ -313,6 +497,17 @@ class Store:
         self._write(
             "UPDATE changes SET status=?, updated=? WHERE number=?", (status, now(), number)
         )
+
+    def update_change(self, number, topic=None, hashtags=()):
+        """Set the topic (when given) and add hashtags, as a push's options do."""
+        with self._lock:
+            change = self.change(number)
+            tags = sorted(set(json.loads(change["hashtags"] or "[]")) | set(hashtags))
+            self._db.execute(
+                "UPDATE changes SET topic=COALESCE(?, topic), hashtags=?, updated=? WHERE number=?",
+                (topic, json.dumps(tags), now(), number),
+            )
+            self._db.commit()
 
     def touch(self, number):
         self._write("UPDATE changes SET updated=? WHERE number=?", (now(), number))

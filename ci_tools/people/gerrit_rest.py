@@ -54,7 +54,7 @@ class GerritRest:
         url,
         user=None,
         password=None,
-        auth="digest",
+        auth="basic",
         timeout=30.0,
         rate=2.0,
         retries=4,

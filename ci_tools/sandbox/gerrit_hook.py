@@ -2,7 +2,8 @@
 
 Plugs into SandboxTenant's ``gerrit=`` hook: it starts the emulator, creates
 the CI's account (SSH key for stream-events, HTTP password for REST, a
-Verified -1..+1 grant as upstream gives third-party CIs), a developer account
+Verified -1..+1 grant as upstream gives third-party CIs, membership of the
+"Third-Party CI" group that holds Stream Events), a developer account
 that uploads changes and comments, and the Cinder projects seeded from their
 released trees. ``zuul_connection()`` is what zuul.conf gets: the same
 options a vendor sets for upstream Gerrit, pointed at loopback.
@@ -12,7 +13,7 @@ import os
 import secrets
 import subprocess
 
-from ci_tools.gerrit.fixture import GerritEmulator
+from ci_tools.gerrit.fixture import THIRD_PARTY_CI, GerritEmulator
 from ci_tools.gerrit.repos import Repos
 from ci_tools.sandbox import sources
 
@@ -59,6 +60,9 @@ class SandboxGerrit:
             http_password=self.ci_password,
         )
         self.emulator.grant(self.ci_account, self.label, -1, 1)
+        # As upstream: the CI account joins "Third-Party CI", whose Stream Events
+        # capability lets Zuul listen to stream-events.
+        self.emulator.add_group(THIRD_PARTY_CI, members=[self.ci_account])
         self.emulator.add_account(
             DEVELOPER,
             full_name="Upstream Developer",

@@ -1,4 +1,4 @@
-"""REST with requests (basic and digest auth) and git over smart HTTP."""
+"""REST with requests (Basic auth, as Gerrit 3.10; digest refused) and git over smart HTTP."""
 
 import json
 import os
@@ -48,17 +48,18 @@ class TestRest(RestTestCase):
     def test_server_account_and_project_endpoints(self):
         self.assertEqual("3.10.0", self.get("a/config/server/version", self.basic))
         self.assertIn("change", self.get("a/config/server/info", self.basic))
-        for auth in (self.basic, self.digest):
-            me = self.get("a/accounts/self", auth)
-            self.assertEqual({"_account_id", "name", "email", "username"}, set(me))
-            self.assertEqual("ci", me["username"])
+        me = self.get("a/accounts/self", self.basic)
+        self.assertEqual({"_account_id", "name", "email", "username"}, set(me))
+        self.assertEqual("ci", me["username"])
         self.get("a/accounts/self", HTTPBasicAuth("ci", "wrong"), status=401)
-        self.get("a/accounts/self", HTTPDigestAuth("ci", "wrong"), status=401)
+        # Gerrit 3.10 offers Basic only: a digest client gets the Basic challenge.
+        resp = self.get("a/accounts/self", self.digest, status=401)
+        self.assertEqual('Basic realm="Gerrit Code Review"', resp.headers["WWW-Authenticate"])
         self.get("accounts/self", status=403)
 
         projects = self.get("projects/?d")
         self.assertEqual("Demo project", projects["demo"]["description"])
-        branches = self.get("a/projects/demo/branches/", self.digest)
+        branches = self.get("a/projects/demo/branches/", self.basic)
         self.assertIn("refs/heads/master", [b["ref"] for b in branches])
         self.assertEqual("refs/heads/master", self.get("a/projects/demo/HEAD", self.basic))
         self.get("projects/nosuch", status=404)
@@ -73,7 +74,7 @@ class TestRest(RestTestCase):
         )
         self.assertEqual([number], [c["_number"] for c in found])
         self.assertEqual(sha, found[0]["current_revision"])
-        both = self.get("a/changes/?q=project:demo+status:open&q=status:merged", self.digest)
+        both = self.get("a/changes/?q=project:demo+status:open&q=status:merged", self.basic)
         self.assertEqual([[number], []], [[c["_number"] for c in b] for b in both])
         self.get("changes/?q=frob:x", status=400)
 

@@ -65,7 +65,11 @@ class TestRecheck(EmulatorBase):
         proc = cli(*base, str(number), env=env)
         self.assertEqual(0, proc.returncode, proc.stderr)
         self.assertEqual(f"posted 'recheck' on change {number}\n", proc.stdout)
+        # Gerrit 3.10 (like the emulator) offers Basic only: digest is refused, clearly.
         proc = cli(*base, "--auth", "digest", "--ci", "refflash-ci", str(number), env=env)
+        self.assertEqual(4, proc.returncode, proc.stderr)
+        self.assertIn("Gerrit refused the credentials", proc.stderr)
+        proc = cli(*base, "--auth", "basic", "--ci", "refflash-ci", str(number), env=env)
         self.assertEqual(0, proc.returncode, proc.stderr)
 
         posted = self.comments()

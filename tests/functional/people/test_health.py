@@ -220,6 +220,8 @@ class TestGerritChecks(testtools.TestCase):
         self.gerrit.add_account(
             "refflash-ci", "Reference Flash RefFlash CI", "ci@example.com", self.key + ".pub"
         )
+        # As upstream: CI accounts stream events through the "Third-Party CI" group.
+        self.gerrit.add_group("Third-Party CI", members=["refflash-ci"])
 
     def stream_client(self):
         argv = self.gerrit.ssh_argv("refflash-ci", self.key) + ["gerrit", "stream-events"]

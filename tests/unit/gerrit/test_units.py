@@ -1,13 +1,15 @@
-"""Unit tests of the emulator's pure parts: query language, auth, event encoding."""
+"""Unit tests of the emulator's parts: query language, auth, passwords, groups, events."""
 
 import base64
 import hashlib
 import json
+import os
+import stat
 
 import fixtures
 import testtools
 
-from ci_tools.gerrit import events, query
+from ci_tools.gerrit import events, passwords, query
 from ci_tools.gerrit.auth import REALM, Authenticator
 from ci_tools.gerrit.repos import change_id_of, change_ref
 from ci_tools.gerrit.store import Store
@@ -78,34 +80,174 @@ class TestAuth(testtools.TestCase):
         self.store = Store(self.useFixture(fixtures.TempDir()).path)
         self.addCleanup(self.store.close)
         self.store.add_account("ci", http_password="s3cret")
+        self.store.add_account("uni", http_password="pässwörd")
         self.auth = Authenticator(self.store)
 
+    @staticmethod
+    def basic(raw):
+        return "Basic " + base64.b64encode(raw).decode()
+
     def test_basic(self):
-        good = "Basic " + base64.b64encode(b"ci:s3cret").decode()
-        bad = "Basic " + base64.b64encode(b"ci:wrong").decode()
-        self.assertEqual("ci", self.auth.authenticate(good, "GET")["username"])
-        self.assertIsNone(self.auth.authenticate(bad, "GET"))
-        self.assertIsNone(self.auth.authenticate(None, "GET"))
+        self.assertEqual("ci", self.auth.authenticate(self.basic(b"ci:s3cret"))["username"])
+        # Cached the second time, and still refused with another password.
+        self.assertEqual("ci", self.auth.authenticate(self.basic(b"ci:s3cret"))["username"])
+        self.assertIsNone(self.auth.authenticate(self.basic(b"ci:wrong")))
+        self.assertIsNone(self.auth.authenticate(None))
+        self.assertEqual(
+            "uni", self.auth.authenticate(self.basic("uni:pässwörd".encode()))["username"]
+        )
+        self.assertEqual('Basic realm="Gerrit Code Review"', self.auth.challenge())
 
-    def test_digest_answer_to_our_challenge(self):
-        nonce = self.auth.challenge().split('nonce="')[1].split('"')[0]
+    def test_digest_is_not_offered_nor_accepted(self):
+        # Gerrit 3.10 speaks Basic only: a well-formed digest answer is no account.
+        ha1 = hashlib.md5(f"ci:{REALM}:s3cret".encode()).hexdigest()
+        header = (
+            f'Digest username="ci", realm="{REALM}", nonce="x", uri="/a/accounts/self", '
+            f'response="{ha1}"'
+        )
+        self.assertIsNone(self.auth.authenticate(header, "GET", "/a/accounts/self"))
+        self.assertNotIn("Digest", self.auth.challenge())
 
-        def md5(s):
-            return hashlib.md5(s.encode()).hexdigest()
+    def test_bad_encodings_are_no_account(self):
+        for header in (
+            "Basic " + "ä" * 8,  # non-ASCII where base64 belongs
+            self.basic("ci:s3crét".encode("latin-1")),  # not UTF-8
+            self.basic(b"ci:s3cret") + "!",  # not base64
+            self.basic(b"ci"),  # no colon
+            self.basic(b":s3cret"),
+            "Basic",
+            "Bearer abc",
+        ):
+            self.assertIsNone(self.auth.authenticate(header), header)
 
-        def header(password, uri="/a/accounts/self"):
-            ha1 = md5(f"ci:{REALM}:{password}")
-            ha2 = md5(f"GET:{uri}")
-            resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{ha2}")
-            return (
-                f'Digest username="ci", realm="{REALM}", nonce="{nonce}", uri="{uri}", '
-                f'qop=auth, nc=00000001, cnonce="abc", response="{resp}"'
-            )
 
-        self.assertEqual("ci", self.auth.authenticate(header("s3cret"), "GET")["username"])
-        self.assertIsNone(self.auth.authenticate(header("nope"), "GET"))
-        forged = header("s3cret").replace(nonce, base64.b64encode(b"1:forged").decode())
-        self.assertIsNone(self.auth.authenticate(forged, "GET"))
+class TestPasswordsAndModes(testtools.TestCase):
+    def test_only_salted_hashes_in_a_private_database(self):
+        path = self.useFixture(fixtures.TempDir()).path
+        data = os.path.join(path, "data")
+        store = Store(data)
+        self.addCleanup(store.close)
+        store.add_account("a", http_password="same-password")
+        store.add_account("b", http_password="same-password")
+        a, b = store.account_by_username("a"), store.account_by_username("b")
+        self.assertTrue(a["http_password"].startswith("scrypt$"))
+        self.assertNotEqual(a["http_password"], b["http_password"])  # salted
+        self.assertEqual("a", store.check_password("a", "same-password")["username"])
+        self.assertIsNone(store.check_password("a", "other"))
+        with open(os.path.join(data, "state.sqlite"), "rb") as f:
+            self.assertNotIn(b"same-password", f.read())
+        self.assertEqual(0o700, stat.S_IMODE(os.stat(data).st_mode))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(os.path.join(data, "state.sqlite" + suffix)):
+                mode = os.stat(os.path.join(data, "state.sqlite" + suffix)).st_mode
+                self.assertEqual(0o600, stat.S_IMODE(mode), suffix)
+
+    def test_old_clear_text_passwords_are_hashed_on_open(self):
+        data = self.useFixture(fixtures.TempDir()).path
+        store = Store(data)
+        store.add_account("old")
+        store._write("UPDATE accounts SET http_password='plain' WHERE username='old'")
+        store.close()
+        os.chmod(data, 0o755)
+        store = Store(data)
+        self.addCleanup(store.close)
+        self.assertTrue(passwords.is_hash(store.account_by_username("old")["http_password"]))
+        self.assertEqual("old", store.check_password("old", "plain")["username"])
+        self.assertEqual(0o700, stat.S_IMODE(os.stat(data).st_mode))
+
+
+class TestGroupsAndPermissions(testtools.TestCase):
+    def test_members_and_capabilities_through_groups(self):
+        store = Store(self.useFixture(fixtures.TempDir()).path)
+        self.addCleanup(store.close)
+        ci = store.add_account("ci")
+        dev = store.add_account("dev")
+        admin = store.add_account("root", is_admin=True)
+        group = store.add_group("Third-Party CI", visible_to_all=True, members=["ci"])
+        self.assertEqual(group["id"], store.group(group["uuid"])["id"])
+        self.assertEqual(group["id"], store.group(str(group["id"]))["id"])
+        self.assertEqual(["ci"], [a["username"] for a in store.group_members(group["id"])])
+        self.assertFalse(store.has_permission(ci, "streamEvents"))
+        store.grant_permission("streamEvents", group="Third-Party CI")
+        store.grant_permission("streamEvents", group="Third-Party CI")  # idempotent
+        self.assertTrue(store.has_permission(ci, "streamEvents"))
+        self.assertFalse(store.has_permission(dev, "streamEvents"))
+        self.assertTrue(store.has_permission(admin, "streamEvents"))
+        store.grant_permission("abandon", account="dev", project_pattern="openstack/*")
+        self.assertTrue(store.has_permission(dev, "abandon", "openstack/cinder"))
+        self.assertFalse(store.has_permission(dev, "abandon", "other"))
+        from ci_tools.errors import UsageError
+
+        self.assertRaises(UsageError, store.grant_permission, "submit", account="dev")
+        self.assertRaises(UsageError, store.add_member, "Third-Party CI", "nobody")
+
+
+class TestPushOptions(testtools.TestCase):
+    def test_git_review_options(self):
+        from ci_tools.gerrit.service import GerritError, parse_push_options
+
+        opts = parse_push_options("topic=bug/123,hashtag=a,t=%23b,r=jo,wip,notify=NONE")
+        self.assertEqual(
+            ("bug/123", ["a", "b"], True, "jo"),
+            (opts["topic"], opts["hashtags"], opts["wip"], opts["r"]),
+        )
+        self.assertEqual({"hashtags": []}, parse_push_options(""))
+        e = self.assertRaises(GerritError, parse_push_options, "frobnicate")
+        self.assertEqual('"--frobnicate" is not a valid option', e.message)
+
+
+class _FakeService:
+    """Just what label: predicates read: current patch set and approvals."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def current_patchset(self, number):
+        return self.store.patchsets(number)[-1]
+
+
+class TestLabelQueries(testtools.TestCase):
+    def test_label_operators(self):
+        store = Store(self.useFixture(fixtures.TempDir()).path)
+        self.addCleanup(store.close)
+        owner = store.add_account("dev")
+        ci = store.add_account("ci")
+        number = store.create_change("p", "master", "I1", owner["id"], "s", "1" * 40)
+        store.set_approval(number, 1, ci["id"], "Verified", 1)
+        store.set_approval(number, 1, owner["id"], "Code-Review", -1)
+        svc = _FakeService(store)
+        c = store.change(number)
+
+        def match(text):
+            pred, _ = query.compile_query(text)
+            return pred(c, svc)
+
+        for text in (
+            "label:Verified+1",
+            "label:Verified=1",
+            "label:verified>=1",
+            "label:Verified=ANY",
+            "label:Verified+1,user=ci",
+            "label:Code-Review-1",
+            "label:Code-Review-1,owner",
+            "label:Workflow=NONE",
+            "label:Workflow=0",
+            "label:Code-Review<=-1 -label:Verified-1",
+        ):
+            self.assertTrue(match(text), text)
+        for text in (
+            "label:Verified-1",
+            "label:Verified=MAX",
+            "label:Verified+1,user=dev",
+            "label:Code-Review+1",
+            "label:Verified=NONE",
+        ):
+            self.assertFalse(match(text), text)
+        # A new patch set starts without votes.
+        store.add_patchset(number, "2" * 40, owner["id"], "s")
+        self.assertFalse(match("label:Verified+1"))
+        self.assertRaises(query.QueryError, query.compile_query, "label:Nope+1")
+        self.assertRaises(query.QueryError, query.compile_query, "label:Verified~1")
 
 
 class TestStore(testtools.TestCase):
@@ -143,28 +285,6 @@ class TestQueryGrammar(testtools.TestCase):
         )
         self.assertRaises(query.QueryError, query.compile_query, "(change:7")
         self.assertRaises(query.QueryError, query.compile_query, "message:{open")
-
-
-class TestDigestReplay(testtools.TestCase):
-    def test_answer_for_another_uri_is_refused(self):
-        store = Store(self.useFixture(fixtures.TempDir()).path)
-        self.addCleanup(store.close)
-        store.add_account("ci", http_password="pw")
-        auth = Authenticator(store)
-        nonce = auth.challenge().split('nonce="')[1].split('"')[0]
-
-        def md5(s):
-            return hashlib.md5(s.encode()).hexdigest()
-
-        uri = "/a/accounts/self"
-        resp = md5(f"{md5(f'ci:{REALM}:pw')}:{nonce}:{md5(f'GET:{uri}')}")
-        header = (
-            f'Digest username="ci", realm="{REALM}", nonce="{nonce}", uri="{uri}", '
-            f'response="{resp}"'
-        )
-        self.assertEqual("ci", auth.authenticate(header, "GET", uri)["username"])
-        self.assertIsNone(auth.authenticate(header, "GET", "/a/changes/1/submit"))
-        self.assertIsNone(auth.authenticate(header, "POST", uri))
 
 
 class TestPatchsetLookup(testtools.TestCase):
