@@ -23,6 +23,18 @@ from ci_tools.harness.ports import free_port
 from ci_tools.harness.process import ManagedProcess
 
 
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connect from a given local address, e.g. 127.0.0.2: a second client on loopback."""
+
+    def __init__(self, source, **kwargs):
+        self.source = source
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class ArrayFixture:
     def __init__(
         self,
@@ -32,6 +44,7 @@ class ArrayFixture:
         iscsi=True,
         password=None,
         extra_args=(),
+        users=None,
     ):
         self.work_dir = os.path.abspath(work_dir)
         self.data_dir = os.path.join(self.work_dir, "data")
@@ -41,6 +54,7 @@ class ArrayFixture:
         self.username = "admin"
         self.password = password or secrets.token_urlsafe(12)
         self.extra_args = list(extra_args)
+        self.users = dict(users or {})  # name -> (role, password): more accounts
         self.port = None
         self.iscsi_ports = []
         self.process = None
@@ -77,6 +91,12 @@ class ArrayFixture:
         ]  # fmt: skip
         for pool, gb in self.pools.items():
             argv += ["--pool", f"{pool}:{gb}"]
+        for user, (role, password) in sorted(self.users.items()):
+            path = os.path.join(self.work_dir, f"password-{user}")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password)
+            argv += ["--user", f"{user}:{role}:{path}"]
         argv += self.extra_args
         endpoint = os.path.join(self.data_dir, "endpoint.json")
         if os.path.exists(endpoint):
@@ -105,12 +125,15 @@ class ArrayFixture:
             self.process.stop(timeout=15)
             self.process = None
 
-    def session(self):
-        """A requests.Session logged in as the admin."""
+    def session(self, username=None, source_address=None):
+        """A requests.Session logged in as the admin (or as one of ``users``)."""
         s = requests.Session()
+        if source_address:
+            s.mount("http://", SourceAddressAdapter(source_address))
+        password = self.users[username][1] if username else self.password
         r = s.post(
             f"{self.url}/api/v1/auth/login",
-            json={"username": self.username, "password": self.password},
+            json={"username": username or self.username, "password": password},
             timeout=10,
         )
         r.raise_for_status()

@@ -13,6 +13,7 @@ controller, which keeps its rules (LUN ids, capacity) simple and true.
 
 import copy
 import json
+import math
 import os
 import re
 import secrets
@@ -29,6 +30,10 @@ IQN_RE = re.compile(r"^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16})$")
 WWPN_RE = re.compile(r"^[0-9a-f]{16}$")
 CONTROLLERS = ("ct0", "ct1")
 QOS_KEYS = ("max_iops", "max_mbps")
+# Like a real array's limits: a volume is at most 64 TiB (thin, so a pool may
+# hold more than it has), at least 1 MiB.
+MAX_VOLUME_GB = 64 * 1024
+MIN_VOLUME_GB = 1 / 1024
 
 
 def _now():
@@ -52,8 +57,18 @@ def normalize_wwpn(wwpn):
 
 
 def size_from_gb(size_gb):
-    if isinstance(size_gb, bool) or not isinstance(size_gb, (int, float)) or size_gb <= 0:
-        raise invalid(f"size_gb must be a positive number, got {size_gb!r}")
+    """Bytes of a size in GiB: a finite number from 1 MiB to MAX_VOLUME_GB, else 400."""
+    if (
+        isinstance(size_gb, bool)
+        or not isinstance(size_gb, (int, float))
+        or not math.isfinite(size_gb)
+        or not MIN_VOLUME_GB <= size_gb <= MAX_VOLUME_GB
+    ):
+        raise ArrayError(
+            400,
+            "volume.invalid_size",
+            f"size_gb must be a number from {MIN_VOLUME_GB} to {MAX_VOLUME_GB}, got {size_gb!r}",
+        )
     return int(size_gb * GIB) // 512 * 512
 
 
@@ -297,9 +312,14 @@ class Array:
                 self._reserve(
                     pool, allocated_bytes(src_path), f"copy of {source_snap or source_vol}"
                 )
-                sparse_copy(src_path, path)
-            with open(path, "ab") as f:
-                f.truncate(size)
+            try:
+                if src_path:
+                    sparse_copy(src_path, path)
+                with open(path, "ab") as f:
+                    f.truncate(size)
+            except BaseException:
+                self._remove_file(path)  # a failed create leaves no file behind
+                raise
             self.state["volumes"][vol["id"]] = vol
             self._changed()
             return self.volume_view(vol)

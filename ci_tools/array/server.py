@@ -2,8 +2,10 @@
 
 Login (``POST /api/v1/auth/login``) returns a session token that expires;
 every other call carries it as ``X-Auth-Token``. A wrong password is 401
-``auth.failed``; after ``lockout_after`` failures in a row the account is
-locked for ``lockout_s`` (403 ``auth.locked``). Errors are JSON
+``auth.failed``; after ``lockout_after`` failures in a row from one client
+address, that address is refused for ``lockout_s`` (429 ``auth.throttled``);
+other addresses still log in. The ``admin`` role alone may use the /admin
+paths and read CHAP secrets (403 ``auth.forbidden``). Errors are JSON
 ``{"error": {"code", "message"}}`` with codes a driver can act on.
 
 Fault injection (``/api/v1/admin/faults``) adds latency to an operation,
@@ -39,42 +41,59 @@ API = "/api/v1"
 MAX_BODY = 64 * 1024 * 1024
 
 
+ROLES = ("admin", "storage")
+
+
 class Auth:
-    """Sessions with expiry, and lockout after repeated wrong passwords."""
+    """Sessions with expiry, roles, and a per-address throttle on failed logins.
+
+    Failed logins are counted per client address, not per account: after
+    ``lockout_after`` failures in a row an address is refused (429
+    ``auth.throttled``) for ``lockout_s``, while every other address, the
+    Cinder driver's included, still logs in. Each user has a role: ``admin``
+    may do everything; ``storage`` may manage volumes, hosts and mappings but
+    not the /admin paths (faults, controllers, unlock) nor read CHAP secrets.
+    """
 
     def __init__(self, users, session_ttl=900, lockout_after=5, lockout_s=60):
-        self.users = dict(users)
+        # users: {name: password} (admins) or {name: {"password", "role"}}
+        self.users = {}
+        for name, spec in dict(users).items():
+            spec = spec if isinstance(spec, dict) else {"password": spec, "role": "admin"}
+            if spec.get("role") not in ROLES:
+                raise ValueError(f"user {name!r}: role must be one of {ROLES}")
+            self.users[name] = {"password": spec["password"], "role": spec["role"]}
         self.session_ttl = session_ttl
         self.lockout_after = lockout_after
         self.lockout_s = lockout_s
         self.sessions = {}
-        self.failures = {}
+        self.failures = {}  # client address -> (failures in a row, throttled until)
         self.lock = threading.Lock()
 
-    def login(self, username, password):
+    def login(self, username, password, remote="local"):
         with self.lock:
             now = time.time()
-            count, locked_until = self.failures.get(username, (0, 0))
-            if locked_until > now:
+            count, until = self.failures.get(remote, (0, 0))
+            if until > now:
                 raise ArrayError(
-                    403,
-                    "auth.locked",
-                    f"account {username!r} is locked for {locked_until - now:.0f}s more "
-                    f"after {self.lockout_after} failed logins",
+                    429,
+                    "auth.throttled",
+                    f"too many failed logins from {remote}; try again in {until - now:.0f}s",
                 )
-            expected = self.users.get(username)
-            if expected is None or not hmac.compare_digest(
-                expected.encode(), str(password).encode()
+            user = self.users.get(username) if isinstance(username, str) else None
+            if user is None or not hmac.compare_digest(
+                user["password"].encode(), str(password).encode()
             ):
                 count += 1
                 until = now + self.lockout_s if count >= self.lockout_after else 0
-                self.failures[username] = (0 if until else count, until)
+                self.failures[remote] = (0 if until else count, until)
                 raise ArrayError(401, "auth.failed", "wrong username or password")
-            self.failures.pop(username, None)
+            self.failures.pop(remote, None)
             token = secrets.token_urlsafe(24)
             expires = now + self.session_ttl
             self.sessions[token] = (username, expires)
-            return {"token": token, "expires_at": expires, "ttl_s": self.session_ttl}
+            return {"token": token, "expires_at": expires, "ttl_s": self.session_ttl,
+                    "role": user["role"]}  # fmt: skip
 
     def check(self, token):
         with self.lock:
@@ -87,13 +106,20 @@ class Auth:
                 raise ArrayError(401, "auth.expired", "session expired; log in again")
             return user
 
+    def role(self, user):
+        return self.users.get(user, {}).get("role")
+
     def logout(self, token):
         with self.lock:
             self.sessions.pop(token, None)
 
-    def unlock(self, username):
+    def unlock(self, address=None):
+        """Lift the throttle of one client address (every address without one)."""
         with self.lock:
-            self.failures.pop(username, None)
+            if address:
+                self.failures.pop(address, None)
+            else:
+                self.failures.clear()
 
 
 class Faults:
@@ -203,7 +229,7 @@ class Route:
         self.regex = re.compile("^" + API + pattern + "$")
         self.op = op
         self.func = func
-        self.admin = admin
+        self.admin = admin  # admin role only; answers while "unreachable"
         self.raw = raw
 
 
@@ -218,6 +244,7 @@ class ArrayService:
         self.exporter = exporter
         self.replication = Replication(array)
         self.routes = self._routes()
+        self._caller = threading.local()  # who the current request runs as
 
     def _routes(self):
         a, rep = self.array, self.replication
@@ -248,13 +275,13 @@ class ArrayService:
             R("GET", "/hosts", "host.list", lambda q, b: self._list_hosts(q)),
             R("POST", "/hosts", "host.create", lambda q, b: a.create_host(b)),
             R("GET", "/hosts/(?P<name>[^/]+)", "host.get",
-              lambda q, b, name: a.get_host(name, secrets_too=q.get("secrets") == "true")),
+              lambda q, b, name: a.get_host(name, secrets_too=self._secrets_wanted(q))),
             R("PATCH", "/hosts/(?P<name>[^/]+)", "host.update",
               lambda q, b, name: a.update_host(name, b)),
             R("DELETE", "/hosts/(?P<name>[^/]+)", "host.delete",
               lambda q, b, name: a.delete_host(name)),
             R("GET", "/hosts/(?P<name>[^/]+)/connection", "host.connection",
-              lambda q, b, name: self.connection(name)),
+              lambda q, b, name: self.connection(name, secrets_too=self._caller_is_admin())),
             R("GET", "/hostgroups", "hostgroup.list", lambda q, b: a.list_hostgroups()),
             R("POST", "/hostgroups", "hostgroup.create", lambda q, b: a.create_hostgroup(b)),
             R("PATCH", "/hostgroups/(?P<name>[^/]+)", "hostgroup.update",
@@ -306,7 +333,7 @@ class ArrayService:
             R("POST", "/admin/fabric/logins", "admin.fabric_login",
               lambda q, b: fc.login(a, b.get("wwpn"), b.get("logged_in", True)), admin=True),
             R("POST", "/admin/unlock", "admin.unlock",
-              lambda q, b: self.auth.unlock(b.get("username")), admin=True),
+              lambda q, b: self.auth.unlock(b.get("address")), admin=True),
         ]  # fmt: skip
 
     # -- composite views ------------------------------------------------------
@@ -340,9 +367,24 @@ class ArrayService:
                 raise
         return self.array.list_hosts()
 
-    def connection(self, host_name):
-        """Everything an initiator needs for a host: iSCSI target, portals, CHAP, FC map."""
-        host = self.array.get_host(host_name, secrets_too=True)
+    # -- roles ----------------------------------------------------------------
+
+    def _caller_is_admin(self):
+        return self.auth.role(getattr(self._caller, "user", None)) == "admin"
+
+    def _secrets_wanted(self, query):
+        if query.get("secrets") != "true":
+            return False
+        if not self._caller_is_admin():
+            raise ArrayError(403, "auth.forbidden", "reading CHAP secrets needs the admin role")
+        return True
+
+    def connection(self, host_name, secrets_too=True):
+        """Everything an initiator needs for a host: iSCSI target, portals, CHAP, FC map.
+
+        The CHAP secret is only shown to the admin role ("***" otherwise).
+        """
+        host = self.array.get_host(host_name, secrets_too=secrets_too)
         online = [p for p in self.iscsi_portals() if p["state"] == "online"]
         return {
             "host": host_name,
@@ -368,6 +410,7 @@ class ArrayService:
     def dispatch(self, method, path, query, body, token, remote):
         """Run one call; returns (status, json-able body). Audits everything but reads of it."""
         route, params = None, {}
+        self._caller.user = None
         for r in self.routes:
             m = r.regex.match(path)
             if m and r.method == method:
@@ -379,7 +422,8 @@ class ArrayService:
                 op = "auth.login"
                 user = body.get("username") if isinstance(body, dict) else None
                 self.faults.before(op)
-                return 200, self.auth.login(user, body.get("password"))
+                password = body.get("password") if isinstance(body, dict) else None
+                return 200, self.auth.login(user, password, remote)
             if path == API + "/auth/logout" and method == "POST":
                 op = "auth.logout"
                 user = self.auth.check(token)
@@ -389,6 +433,9 @@ class ArrayService:
                 raise ArrayError(404, "api.not_found", f"no API at {method} {path}")
             op = route.op
             user = self.auth.check(token)
+            self._caller.user = user
+            if route.admin and self.auth.role(user) != "admin":
+                raise ArrayError(403, "auth.forbidden", f"{op} needs the admin role")
             if not route.admin:
                 self.faults.before(op)
             if not route.raw and body is not None and not isinstance(body, dict):

@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import time
 
+from ci_tools.array import tgt_ipc
+
 LOG = logging.getLogger(__name__)
 
 
@@ -152,10 +154,12 @@ class TgtExporter:
                 have["chap"] = None
             if want["chap"]:
                 chap = want["chap"]
-                self._adm(
-                    "--op", "new", "--mode", "account",
-                    "--user", chap["username"], "--password", chap["secret"],
-                )  # fmt: skip
+                # over tgtd's management socket: on tgtadm's argv the secret
+                # would be readable in ps by every local user
+                try:
+                    tgt_ipc.new_account(self.control_port, chap["username"], chap["secret"])
+                except tgt_ipc.TgtIPCError as exc:
+                    raise ExportError(f"new account {chap['username']}: {exc}") from exc
                 self._adm(
                     "--op", "bind", "--mode", "account", "--tid", tid, "--user", chap["username"]
                 )

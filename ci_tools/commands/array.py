@@ -63,9 +63,24 @@ def add_subparser(subparsers):
         help="file holding the admin password (default: $REFFLASH_PASSWORD, else one is "
         "generated into DATA_DIR/credentials.json)",
     )
+    serve.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:ROLE:PASSWORD_FILE",
+        help="another account; ROLE is admin or storage (storage: no /admin paths, no CHAP "
+        "secrets); repeatable",
+    )
     serve.add_argument("--session-ttl", type=int, default=900, help="session lifetime, seconds")
-    serve.add_argument("--lockout-after", type=int, default=5, help="failed logins before lockout")
-    serve.add_argument("--lockout-s", type=int, default=60, help="lockout duration, seconds")
+    serve.add_argument(
+        "--lockout-after",
+        type=int,
+        default=5,
+        help="failed logins in a row from one client address before it is throttled",
+    )
+    serve.add_argument(
+        "--lockout-s", type=int, default=60, help="how long that address is refused, seconds"
+    )
     serve.set_defaults(func=cmd_serve)
 
     def client_parser(name, help_text, func):
@@ -129,6 +144,29 @@ def _credentials(args):
     return creds
 
 
+def _users(admin, specs):
+    """{name: {password, role}}: the admin from --username, plus every --user."""
+    users = {admin["username"]: {"password": admin["password"], "role": "admin"}}
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        role, _, path = rest.partition(":")
+        if not name or role not in ("admin", "storage") or not path:
+            raise UsageError(
+                f"--user {spec!r}: expected NAME:ROLE:PASSWORD_FILE, ROLE admin|storage"
+            )
+        if name in users:
+            raise UsageError(f"--user {spec!r}: {name} is already an account")
+        try:
+            with open(path) as f:
+                password = f.read().strip()
+        except OSError as exc:
+            raise UsageError(f"--user {spec!r}: {exc}") from exc
+        if not password:
+            raise UsageError(f"--user {spec!r}: the password file is empty")
+        users[name] = {"password": password, "role": role}
+    return users
+
+
 def cmd_serve(args):
     from ci_tools.array.model import Array
     from ci_tools.array.server import (
@@ -171,7 +209,7 @@ def cmd_serve(args):
         )
     array = Array(args.data_dir, name=args.name, pools=_pools(args.pool), exporter=exporter)
     auth = Auth(
-        {creds["username"]: creds["password"]},
+        _users(creds, args.user),
         session_ttl=args.session_ttl,
         lockout_after=args.lockout_after,
         lockout_s=args.lockout_s,

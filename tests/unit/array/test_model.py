@@ -94,6 +94,22 @@ class ArrayModelTest(testtools.TestCase):
         self.assertCode("qos.invalid", self.array.create_volume,
                         {"name": "q", "size_gb": 1, "qos": {"max_iops": -1}})  # fmt: skip
 
+    def test_sizes_out_of_bounds_are_400_and_leave_no_file(self):
+        files = sorted(os.listdir(os.path.join(self.array.data_dir, "volumes")))
+        for size in (1e9, float("inf"), float("nan"), -1, 0, True, "1"):
+            with self.assertRaises(ArrayError) as ctx:
+                self.array.create_volume({"name": "big", "size_gb": size})
+            self.assertEqual(
+                (400, "volume.invalid_size"), (ctx.exception.status, ctx.exception.code)
+            )
+        self.assertEqual(files, sorted(os.listdir(os.path.join(self.array.data_dir, "volumes"))))
+        self.assertEqual([], self.array.list_volumes())
+        self.array.create_volume({"name": "v1", "size_gb": 1})
+        with self.assertRaises(ArrayError) as ctx:
+            self.array.update_volume("v1", {"size_gb": 1e9})
+        self.assertEqual(400, ctx.exception.status)
+        self.assertEqual(GIB, self.array.get_volume("v1")["size_bytes"])
+
     def test_delete_rules(self):
         self.array.create_volume({"name": "v1", "size_gb": 1})
         self.array.create_snapshot({"name": "s1", "volume": "v1"})

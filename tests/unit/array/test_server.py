@@ -7,6 +7,7 @@ import time
 import requests
 import testtools
 
+from ci_tools.array.fixture import SourceAddressAdapter
 from ci_tools.array.model import Array
 from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
 
@@ -44,16 +45,48 @@ class ArrayAPITest(testtools.TestCase):
         self.assertEqual(401, r.status_code)
         self.assertEqual("auth.required", r.json()["error"]["code"])
 
-    def test_wrong_password_then_lockout(self):
+    def test_wrong_passwords_throttle_that_address_only(self):
         for _ in range(3):
             r = self.login("wrong")
             self.assertEqual(401, r.status_code)
             self.assertEqual("auth.failed", r.json()["error"]["code"])
-        r = self.login()  # right password, but locked now
-        self.assertEqual(403, r.status_code)
-        self.assertEqual("auth.locked", r.json()["error"]["code"])
-        self.auth.unlock("admin")
+        r = self.login()  # right password, but this address is throttled now
+        self.assertEqual(429, r.status_code)
+        self.assertEqual("auth.throttled", r.json()["error"]["code"])
+        # the account itself is not locked: another address logs in
+        other = requests.Session()
+        self.addCleanup(other.close)
+        other.mount("http://", SourceAddressAdapter("127.0.0.2"))
+        r = other.post(self.base + "/auth/login",
+                       json={"username": "admin", "password": "s3cret-pw"})  # fmt: skip
+        self.assertEqual(200, r.status_code, r.text)
+        self.auth.unlock("127.0.0.1")
         self.assertEqual(200, self.login().status_code)
+
+    def test_storage_role_cannot_unlock_or_read_chap_secrets(self):
+        self.auth.users["ops"] = {"password": "ops-pw-12345", "role": "storage"}
+        admin = self.authed()
+        host = {"name": "h1", "iqns": ["iqn.2004-10.org.x:h1"],
+                "chap": {"username": "h1", "secret": "s" * 14}}  # fmt: skip
+        admin.post(self.base + "/hosts", json=host)
+        ops = requests.Session()
+        self.addCleanup(ops.close)
+        ops.headers["X-Auth-Token"] = self.login("ops-pw-12345", "ops").json()["token"]
+        for method, path in (("POST", "/admin/unlock"), ("POST", "/admin/faults"),
+                             ("GET", "/hosts/h1?secrets=true")):  # fmt: skip
+            r = ops.request(method, self.base + path, json={})
+            self.assertEqual((403, "auth.forbidden"), (r.status_code, r.json()["error"]["code"]))
+        self.assertEqual(
+            "***", ops.get(self.base + "/hosts/h1/connection").json()["iscsi"]["chap"]["secret"]
+        )
+        self.assertEqual(200, ops.get(self.base + "/hosts/h1").status_code)
+        self.assertEqual(
+            "s" * 14, admin.get(self.base + "/hosts/h1?secrets=true").json()["chap"]["secret"]
+        )
+        self.assertEqual(
+            "s" * 14,
+            admin.get(self.base + "/hosts/h1/connection").json()["iscsi"]["chap"]["secret"],
+        )
 
     def test_session_expires(self):
         s = self.authed()
