@@ -20,6 +20,7 @@ import threading
 
 import requests
 
+from ci_tools.commands import _types as types
 from ci_tools.errors import ServiceError, UsageError
 
 LOG = logging.getLogger(__name__)
@@ -30,8 +31,13 @@ def add_subparser(subparsers):
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     serve = sub.add_parser("serve", help="run the array on loopback until Ctrl-C")
-    serve.add_argument("--data-dir", required=True, help="state, volumes, audit log, tgtd log")
-    serve.add_argument("--port", type=int, required=True, help="REST API port on --host")
+    serve.add_argument(
+        "--data-dir",
+        required=True,
+        type=types.dir_to_create,
+        help="state, volumes, audit log, tgtd log",
+    )
+    serve.add_argument("--port", type=types.port, required=True, help="REST API port on --host")
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -54,7 +60,7 @@ def add_subparser(subparsers):
     )
     serve.add_argument(
         "--tgt-control-port",
-        type=int,
+        type=types.port,
         help="tgtd's management channel number, at most 32767 (default: derived from --port)",
     )
     serve.add_argument("--username", default="admin")
@@ -85,7 +91,12 @@ def add_subparser(subparsers):
 
     def client_parser(name, help_text, func):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--data-dir", required=True, help="the data dir of a running 'serve'")
+        p.add_argument(
+            "--data-dir",
+            required=True,
+            type=types.existing_dir,
+            help="the data dir of a running 'serve'",
+        )
         p.set_defaults(func=func)
         return p
 
@@ -196,6 +207,9 @@ def cmd_serve(args):
                 raise UsageError("--iscsi-ports: expected two port numbers, auto or none") from exc
             if len(ports) != 2:
                 raise UsageError("--iscsi-ports: expected two ports, one per controller")
+        for p in ports:
+            if not 1 <= p <= 65535:
+                raise UsageError(f"--iscsi-ports: {p} is not a TCP port (1-65535)")
         if not TgtExporter.available():
             raise ServiceError(
                 "tgtd/tgtadm not found: install Debian's tgt or use --iscsi-ports none"

@@ -13,6 +13,7 @@ import sys
 
 import requests
 
+from ci_tools.commands import _types as types
 from ci_tools.errors import ServiceError, UsageError
 
 
@@ -22,19 +23,29 @@ def add_subparser(subparsers):
 
     def cmd(name, func, help_text):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--data-dir", required=True, help="the emulator's state directory")
+        # Only serve creates a new emulator; every other action needs an existing one.
+        p.add_argument(
+            "--data-dir",
+            required=True,
+            type=types.dir_to_create if name == "serve" else types.existing_dir,
+            help="the emulator's state directory",
+        )
         p.set_defaults(func=func)
         return p
 
     serve = cmd("serve", cmd_serve, "run the emulator in the foreground (loopback only)")
-    serve.add_argument("--ssh-port", type=int, default=29418, help="0 picks a free port")
-    serve.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
+    serve.add_argument(
+        "--ssh-port", type=types.port_or_zero, default=29418, help="0 picks a free port"
+    )
+    serve.add_argument(
+        "--http-port", type=types.port_or_zero, default=8080, help="0 picks a free port"
+    )
 
     account = sub.add_parser("account", help="manage accounts").add_subparsers(
         dest="account_action", metavar="ACTION", required=True
     )
     add = account.add_parser("add", help="create or update an account")
-    add.add_argument("--data-dir", required=True)
+    add.add_argument("--data-dir", required=True, type=types.existing_dir)
     add.add_argument("username")
     add.add_argument("--full-name")
     add.add_argument("--email")
@@ -51,7 +62,7 @@ def add_subparser(subparsers):
         dest="project_action", metavar="ACTION", required=True
     )
     padd = project.add_parser("add", help="create a project (a bare git repo)")
-    padd.add_argument("--data-dir", required=True)
+    padd.add_argument("--data-dir", required=True, type=types.existing_dir)
     padd.add_argument("name")
     padd.add_argument("--source", help="git repo (all branches) or directory to seed from")
     padd.add_argument("--description", default="")
@@ -129,7 +140,12 @@ def _store(data_dir):
 
 def cmd_serve(args):
     from ci_tools.gerrit.server import EmulatorServer
+    from ci_tools.harness.ports import check_free
 
+    # Name the port a user can change: the bind error alone does not say which.
+    for flag, port in (("--ssh-port", args.ssh_port), ("--http-port", args.http_port)):
+        if port and not check_free(port):
+            raise ServiceError(f"gerrit emulator: {flag} {port} is already in use on 127.0.0.1")
     try:
         server = EmulatorServer(args.data_dir, args.ssh_port, args.http_port)
     except OSError as exc:

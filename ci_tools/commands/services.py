@@ -77,7 +77,7 @@ def cmd_up(args):
     print("Ctrl-C stops every service.", flush=True)
     try:
         while not stop.wait(2):
-            stack._checkpid_alive()
+            stack._check_alive()
     finally:
         stack.stop()
         print("all services stopped")

@@ -25,3 +25,14 @@ def wait_for_port(port, host="127.0.0.1", timeout=30.0):
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def check_free(port, host="127.0.0.1"):
+    """True when ``port`` can be bound on ``host`` right now (SO_REUSEADDR, as servers do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True

@@ -107,3 +107,54 @@ class TestZuulStack(testtools.TestCase):
 
         stack.stop()
         self.assertEqual([], sessions_alive(sessions))
+
+    def test_services_cli_up_status_down(self):
+        """`ci-tools services up` stays up, `status` sees every service, `down` leaves nothing."""
+        import json
+        import sys
+        import time
+
+        import yaml
+
+        work = os.path.join(self.work, "cli")
+        conns = os.path.join(self.work, "connections.yaml")
+        with open(conns, "w") as f:
+            yaml.safe_dump(self.connections, f)
+        cli = [sys.executable, "-m", "ci_tools.cli", "services"]
+        log = open(os.path.join(self.work, "services-up.log"), "wb")
+        self.addCleanup(log.close)
+        up = subprocess.Popen(
+            [*cli, "up", "--work-dir", work, "--tenant-config", self.tenant,
+             "--connections", conns],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.addCleanup(lambda: up.poll() is None and up.kill())
+        state_path = os.path.join(work, "stack.json")
+        deadline = time.monotonic() + 180
+        state = {}
+        while time.monotonic() < deadline and "supervisor_pid" not in state:
+            self.assertIsNone(up.poll(), "services up exited early; see services-up.log")
+            try:
+                with open(state_path) as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                pass
+            time.sleep(1)
+        self.assertEqual(up.pid, state.get("supervisor_pid"))
+        # It must still be up well after start (it died 2 s in on a misspelt call).
+        time.sleep(5)
+        self.assertIsNone(up.poll())
+
+        status = subprocess.run([*cli, "status", "--work-dir", work],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        self.assertEqual(0, status.returncode, status.stdout + status.stderr)
+        for name in ("zookeeper", "zuul-scheduler", "zuul-web"):
+            self.assertRegex(status.stdout, rf"{name}\s+pid \d+: running")
+        self.assertIn("zuul scheduler", status.stdout)
+
+        down = subprocess.run([*cli, "down", "--work-dir", work],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        self.assertEqual(0, down.returncode, down.stdout + down.stderr)
+        self.assertEqual(0, up.wait(10))
+        pids = [p for p in state["pids"].values() if p]
+        self.assertEqual([], sessions_alive(set(pids)))
