@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -197,19 +198,42 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._dispatch()
 
-    def _dispatch(self):
+    def _body_limit(self):
         raw_path = self.path.partition("?")[0]
-        limit = (
-            MAX_GIT_BODY
-            if raw_path.endswith(("/git-receive-pack", "/git-upload-pack"))
-            else (MAX_REST_BODY)
-        )
+        if raw_path.endswith(("/git-receive-pack", "/git-upload-pack")):
+            return MAX_GIT_BODY
+        return MAX_REST_BODY
+
+    def handle_expect_100(self):
+        # A body announced over the cap gets its 413 instead of "100 Continue".
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) == 1 and lengths[0].strip().isdigit():
+            if int(lengths[0].strip()) > self._body_limit():
+                self._refuse_body(HTTPError(413, "Request body too large"))
+                return False
+        return super().handle_expect_100()
+
+    def _refuse_body(self, exc):
+        """Answer a body we will not read, then close without resetting the
+        connection under the answer (read and drop what is in flight, briefly)."""
+        self.close_connection = True
+        self._send(exc.status, exc.message + "\n", headers={"Connection": "close"})
         try:
-            self._request_body = self._read_body(limit)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1)
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and self.connection.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def _dispatch(self):
+        try:
+            self._request_body = self._read_body(self._body_limit())
         except HTTPError as exc:
             # What is left of the body cannot be told from the next request.
-            self.close_connection = True
-            self._send(exc.status, exc.message + "\n", headers={"Connection": "close"})
+            self._refuse_body(exc)
             return
         except (OSError, ValueError):
             self.close_connection = True

@@ -208,13 +208,27 @@ class TestPyPIGitReview(GitReviewMixin, EmulatorTestCase):
 
     def test_patchset_kinds_and_hook_over_http(self):
         stream = self.ci_stream()
-        # An HTTP remote: git-review fetches the hook from /tools/hooks/commit-msg.
+        # An HTTP remote: --remote-hook (2.5.0 otherwise installs its bundled copy)
+        # fetches the hook from /tools/hooks/commit-msg.
         http = f"http://dev:dev-pw@127.0.0.1:{self.gerrit.http_port}/a/app"
         self.run_git("remote", "add", "gerrit", http, cwd=self.repo)
-        self.review("-s")
+        self.review("-s", "--remote-hook")
         hook = os.path.join(self.repo, ".git", "hooks", "commit-msg")
-        with open(hook) as f:
-            self.assertIn("Change-Id", f.read())
+        with open(hook, "rb") as f:
+            served = f.read()
+        self.assertIn(b"Gerrit emulator commit-msg hook", served)
+        # The same hook over SFTP, newer OpenSSH scp's default protocol (no -O).
+        copy = os.path.join(self.work, "commit-msg-sftp")
+        proc = subprocess.run(
+            ["scp", "-P", str(self.gerrit.ssh_port), "127.0.0.1:hooks/commit-msg", copy],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        with open(copy, "rb") as f:
+            self.assertEqual(served, f.read())
 
         self.commit("a.py", "a = 1\n", message="Add a")
         self.review("-R", "-T")

@@ -75,7 +75,15 @@ class TestStreamAndPushOverSSH(EmulatorTestCase):
             "push", "origin", "HEAD:refs/for/master", cwd=repo, env=self.git_ssh_env(), check=False
         )
         self.assertNotEqual(0, proc.returncode)
-        self.assertIn("missing Change-Id in message footer", proc.stderr)
+        self.assertRegex(
+            proc.stderr,
+            r"! \[remote rejected\] HEAD -> refs/for/master "
+            r"\(commit [0-9a-f]{7}: missing Change-Id in message footer\)",
+        )
+        # The hint names this server's hook URL, not a placeholder.
+        self.assertIn(
+            f"curl -o ${{gitdir}}/hooks/commit-msg {self.gerrit.url}/tools/hooks/", proc.stderr
+        )
         self.assertEqual([], self.gerrit.events())
 
     def test_push_to_unknown_branch_is_rejected(self):
