@@ -16,7 +16,10 @@ class TestAdminCLI(EmulatorTestCase):
     def cli(self, *argv):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["gerrit", *argv])
+            try:
+                code = main(["gerrit", *argv])
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code
         return code, out.getvalue(), err.getvalue()
 
     def test_account_grant_push_and_recheck_comment(self):
@@ -124,17 +127,14 @@ class TestAdminCLI(EmulatorTestCase):
         self.assertIn("/nonexistent.pub", err)
         code, _, err = self.cli("project", "add", "--data-dir", data, "../escape")
         self.assertEqual((2, "ci-tools: error: invalid project name '../escape'\n"), (code, err))
-        code, _, err = self.cli(
-            "push",
-            "--data-dir",
-            os.path.join(self.work, "none"),
-            "--account",
-            "admin",
-            "--project",
-            "demo",
-            "--message",
-            "m",
-        )
+        push = ["--account", "admin", "--project", "demo", "--message", "m"]
+        # A data dir that does not exist is a usage error; one without a server, exit 4.
+        missing = os.path.join(self.work, "none")
+        code, _, err = self.cli("push", "--data-dir", missing, *push)
+        self.assertEqual(2, code)
+        self.assertIn(f"{missing} does not exist", err)
+        os.makedirs(missing)
+        code, _, err = self.cli("push", "--data-dir", missing, *push)
         self.assertEqual(4, code)
         self.assertIn("no running gerrit emulator", err)
         code, _, err = self.cli(

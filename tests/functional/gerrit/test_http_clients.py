@@ -84,6 +84,19 @@ class TestHTTPClients(EmulatorTestCase):
         self.assertEqual(["400"], codes, err)
         codes, err = self.curl("-H", "Content-Length: 1x", "--data-binary", "{}", anonymous)
         self.assertEqual(["400"], codes, err)
+        # Anonymous git fetches read their body too: no endless read for -1 there.
+        codes, err = self.curl(
+            "-H",
+            "Content-Length: -1",
+            "-H",
+            "Content-Type: application/x-git-upload-pack-request",
+            "--max-time",
+            "10",
+            "--data-binary",
+            "0000",
+            f"{self.gerrit.url}/demo/git-upload-pack",
+        )
+        self.assertEqual(["400"], codes, err)
         # The server still answers, and nothing was posted.
         codes, _ = self.curl(f"{self.gerrit.url}/config/server/version")
         self.assertEqual(["200"], codes)
@@ -96,7 +109,12 @@ class TestHTTPClients(EmulatorTestCase):
         self.assertIn('WWW-Authenticate: Basic realm="Gerrit Code Review"', err)
         self.assertNotIn("WWW-Authenticate: Digest", err)
         self.assertEqual(["200"], self.curl("-u", "dev:dev-pw", url)[0])
-        for raw in ("dev:pässwörd".encode("latin-1"), "dév:pw".encode(), b"no-colon"):
+        for raw in (
+            "dev:pässwörd".encode(),  # a known account, a non-ASCII password
+            "dev:pässwörd".encode("latin-1"),
+            "dév:pw".encode(),
+            b"no-colon",
+        ):
             header = "Authorization: Basic " + base64.b64encode(raw).decode()
             codes, err = self.curl("-H", header, url)
             self.assertEqual(["401"], codes, f"{raw!r}: {err}")
