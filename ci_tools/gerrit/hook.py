@@ -67,7 +67,7 @@ def write_pkt(stream, data):
         stream.write(b"%04x" % (len(data) + 4) + data)
 
 
-def call_server(commands):
+def call_server(commands, push_options=()):
     """POST the commands to the running emulator; its answer as a dict."""
     with open(os.path.join(os.environ["GERRIT_EMULATOR_DATA"], "admin-token")) as f:
         token = f.read().strip()
@@ -76,6 +76,7 @@ def call_server(commands):
             "project": os.environ["GERRIT_EMULATOR_PROJECT"],
             "account": os.environ["GERRIT_EMULATOR_USER"],
             "commands": commands,
+            "push_options": list(push_options),
         }
     ).encode()
     request = urllib.request.Request(
@@ -88,16 +89,23 @@ def call_server(commands):
 
 
 def proc_receive(stdin, stdout, stderr):
-    while read_pkt(stdin) is not None:  # version line(s) from receive-pack
-        pass
-    write_pkt(stdout, b"version=1\0")
+    offered = b""
+    while (line := read_pkt(stdin)) is not None:  # version line: version=1\0caps
+        offered += line.partition(b"\0")[2]
+    # Ask for push options (git push -o topic=x) only when the client sent some.
+    wants_options = b"push-options" in offered.split()
+    write_pkt(stdout, b"version=1\0push-options" if wants_options else b"version=1\0")
     write_pkt(stdout, None)
     stdout.flush()
     commands = []
     while (line := read_pkt(stdin)) is not None:
         commands.append(line.decode().strip().split(" ", 2))
+    push_options = []
+    if wants_options:
+        while (line := read_pkt(stdin)) is not None:
+            push_options.append(line.decode().rstrip("\n"))
     try:
-        answer = call_server(commands)
+        answer = call_server(commands, push_options)
     except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
         answer = {
             "results": [

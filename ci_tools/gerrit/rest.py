@@ -653,7 +653,8 @@ class Handler(BaseHTTPRequestHandler):
             # The proc-receive hook of a push in progress (which holds the project lock).
             account = self._admin_account(body)
             commands = body.get("commands") or []
-            return self._json(g.receive(body.get("project", ""), account, commands))
+            push_options = body.get("push_options") or []
+            return self._json(g.receive(body.get("project", ""), account, commands, push_options))
         if action == "comment" and self.command == "POST":
             account = self._admin_account(body)
             change = g.find_change(body.get("change", ""))

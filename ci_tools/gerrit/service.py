@@ -201,7 +201,7 @@ class Gerrit:
             if ref.startswith("refs/heads/") and before.get(ref) != new:
                 self.publish_ref_updated(project, ref, before.get(ref), new, account)
 
-    def receive(self, project, account, commands):
+    def receive(self, project, account, commands, push_options=()):
         """The refs/for/<branch>[%options] part of a push, as Gerrit's
         ReceiveCommits: one result per command (ok, or ng with Gerrit's reason)
         and the lines Gerrit prints back (the ``SUCCESS`` block with change URLs,
@@ -209,7 +209,7 @@ class Gerrit:
         results, done, hints = [], [], []
         for _old, new, ref in commands:
             try:
-                uploaded = self._receive_ref(project, account, ref, new)
+                uploaded = self._receive_ref(project, account, ref, new, push_options)
             except GerritError as exc:
                 results.append({"ref": ref, "ok": False, "reason": exc.message})
                 if "missing Change-Id" in exc.message:
@@ -228,11 +228,11 @@ class Gerrit:
             lines.append("")
         return {"results": results, "messages": lines + hints}
 
-    def _receive_ref(self, project, account, ref, new):
+    def _receive_ref(self, project, account, ref, new, push_options=()):
         if not ref.startswith("refs/for/"):
             raise GerritError(f"prohibited by Gerrit: not permitted: create {ref}")
         target, _, text = ref[len("refs/for/") :].partition("%")
-        options = parse_push_options(text)
+        options = parse_push_options(text, push_options)
         if new == "0" * 40:
             raise GerritError(f"cannot delete {ref}")
         if target.startswith("refs/heads/"):
@@ -563,10 +563,11 @@ FLAG_OPTIONS = {"wip", "work-in-progress", "ready", "private", "remove-private",
 VALUE_OPTIONS = {"topic", "hashtag", "t", "r", "cc", "notify", "m", "message", "base", "l", "label"}
 
 
-def parse_push_options(text):
-    """{"topic": ..., "hashtags": [...], "wip": bool, ...} from ``topic=x,hashtag=y``."""
+def parse_push_options(text, push_options=()):
+    """{"topic": ..., "hashtags": [...], "wip": bool, ...} from ``topic=x,hashtag=y``
+    in the ref and from ``git push -o`` options (one option each)."""
     options = {"hashtags": []}
-    for item in filter(None, text.split(",")):
+    for item in [*filter(None, text.split(",")), *push_options]:
         name, sep, value = item.partition("=")
         if name in FLAG_OPTIONS and not sep:
             options["wip" if name == "work-in-progress" else name] = True

@@ -86,6 +86,36 @@ class TestStreamAndPushOverSSH(EmulatorTestCase):
         )
         self.assertEqual([], self.gerrit.events())
 
+    def test_push_options_in_the_ref_and_with_dash_o(self):
+        repo = self.clone()
+        self.commit(repo, f"Opts\n\nChange-Id: {CHANGE_ID}\n")
+        proc = self.git(
+            "push",
+            "-o",
+            "hashtag=from-o",
+            "origin",
+            "HEAD:refs/for/master%topic=t1,hashtag=from-ref",
+            cwd=repo,
+            env=self.git_ssh_env(),
+        )
+        self.assertIn("SUCCESS", proc.stderr)
+        (row, _stats) = [
+            json.loads(line)
+            for line in self.ssh(
+                "gerrit", "query", "--format", "JSON", "hashtag:from-o"
+            ).stdout.splitlines()
+        ]
+        self.assertEqual(("t1", ["from-o", "from-ref"]), (row["topic"], row["hashtags"]))
+        proc = self.git(
+            "push",
+            "origin",
+            "HEAD:refs/for/master%frob",
+            cwd=repo,
+            env=self.git_ssh_env(),
+            check=False,
+        )
+        self.assertIn('("--frob" is not a valid option)', proc.stderr)
+
     def test_push_to_unknown_branch_is_rejected(self):
         repo = self.clone()
         self.commit(repo, f"X\n\nChange-Id: {CHANGE_ID}\n")

@@ -192,6 +192,9 @@ class TestPushOptions(testtools.TestCase):
             (opts["topic"], opts["hashtags"], opts["wip"], opts["r"]),
         )
         self.assertEqual({"hashtags": []}, parse_push_options(""))
+        # git push -o: one option each, so values may hold commas.
+        opts = parse_push_options("topic=a", ["topic=b,c", "hashtag=d"])
+        self.assertEqual(("b,c", ["d"]), (opts["topic"], opts["hashtags"]))
         e = self.assertRaises(GerritError, parse_push_options, "frobnicate")
         self.assertEqual('"--frobnicate" is not a valid option', e.message)
 
