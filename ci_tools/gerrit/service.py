@@ -320,18 +320,16 @@ class Gerrit:
         old, new = self.commit(project, previous), self.commit(project, sha)
         if old["tree"] == new["tree"] and old["parents"] == new["parents"]:
             return "NO_CHANGE" if old["message"] == new["message"] else "NO_CODE_CHANGE"
-        if (
-            old["message"] == new["message"]
-            and len(old["parents"]) == len(new["parents"]) == 1
-            and old["parents"] != new["parents"]
-        ):
+        if len(old["parents"]) == len(new["parents"]) == 1 and old["parents"] != new["parents"]:
             # The same diff on another parent: a rebase that needed no conflict
             # resolution (Gerrit redoes the merge; equal patch ids say the same).
             path = self.repos.path(project)
             if patch_id(path, old["parents"][0], previous) == patch_id(
                 path, new["parents"][0], sha
             ):
-                return "TRIVIAL_REBASE"
+                if old["message"] == new["message"]:
+                    return "TRIVIAL_REBASE"
+                return "TRIVIAL_REBASE_WITH_MESSAGE_UPDATE"
         return "REWORK"
 
     def publish_ref_updated(self, project, ref, old, new, account=None):

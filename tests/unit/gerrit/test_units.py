@@ -304,3 +304,30 @@ class TestPatchsetLookup(testtools.TestCase):
         self.assertEqual(1, gerrit.find_patchset(change, "2222")["number"])
         self.assertEqual(2, gerrit.find_patchset(change, "current")["number"])
         self.assertRaises(NotFound, gerrit.find_patchset, change, "3")
+
+
+class TestPatchsetKinds(testtools.TestCase):
+    def test_kinds_from_real_commits(self):
+        from ci_tools.gerrit.repos import make_commit
+        from ci_tools.gerrit.service import Gerrit
+
+        gerrit = Gerrit(self.useFixture(fixtures.TempDir()).path)
+        self.addCleanup(gerrit.store.close)
+        path = gerrit.repos.create("p")
+        base = gerrit.repos.branches("p")["master"]
+        moved = make_commit(path, [base], {"other.py": "o\n"}, "Elsewhere\n")
+        first = make_commit(path, [base], {"a.py": "1\n"}, "Fix\n")
+
+        def kind(parent, files, message):
+            return gerrit.patchset_kind("p", first, make_commit(path, [parent], files, message))
+
+        self.assertEqual("REWORK", kind(base, {"a.py": "2\n"}, "Fix\n"))
+        self.assertEqual("NO_CODE_CHANGE", kind(base, {"a.py": "1\n"}, "Fix, reworded\n"))
+        # Same tree, parent and message; another author makes another commit.
+        again = make_commit(path, [base], {"a.py": "1\n"}, "Fix\n", ("Other", "o@example.com"))
+        self.assertEqual("NO_CHANGE", gerrit.patchset_kind("p", first, again))
+        self.assertEqual("TRIVIAL_REBASE", kind(moved, {"a.py": "1\n"}, "Fix\n"))
+        self.assertEqual(
+            "TRIVIAL_REBASE_WITH_MESSAGE_UPDATE", kind(moved, {"a.py": "1\n"}, "Fix, more\n")
+        )
+        self.assertEqual("REWORK", kind(moved, {"a.py": "3\n"}, "Fix\n"))
