@@ -1,36 +1,29 @@
-"""Fibre Channel, emulated: target ports, fabric logins and the zoning map.
+"""Fibre Channel: target ports, the fabric's zone set and the zoning map.
 
-This machine has no FC transport, so nothing here moves data. What a Cinder
-FC driver and the zone manager consume is reproduced faithfully: every
-controller has two target port WWPNs (derived from the array serial, stable
-across restarts), a port is online only while its controller is, an initiator
-WWPN is logged in to the fabric only after a (simulated) fabric login, and a
-host's ``initiator_target_map`` pairs each of its WWPNs with the online target
-ports, which is what ``cinder.zonemanager`` turns into zones.
+Every controller has two target ports. A port's WWPN is the one the kernel's
+software FCoE gives the array data-plane NIC whose MAC :mod:`ci_tools.array.lio`
+derives from the array serial (stable across restarts): where the array runs
+with its data-plane VM, those ports log in with real FC protocol (FCoE VN2VN)
+and LIO serves the LUNs; without it, nothing moves data and the records below
+are all there is. A port is online only while its controller is; an initiator
+WWPN is in the fabric's zone set after a fabric login (``POST
+/admin/fabric/logins``); a host's ``initiator_target_map`` pairs each of its
+WWPNs with the online target ports, which is what ``cinder.zonemanager`` turns
+into zones.
 """
 
 import time
 
+from ci_tools.array import lio
 from ci_tools.array.errors import not_found
 from ci_tools.array.model import normalize_wwpn
 
-PORTS_PER_CONTROLLER = 2
+PORTS_PER_CONTROLLER = lio.PORTS_PER_CONTROLLER
 
 
 def target_ports(array):
-    serial = array.serial.lower()[:8].rjust(8, "0")
-    ports = []
-    for ci, (ctrl, info) in enumerate(sorted(array.state["controllers"].items())):
-        for pi in range(PORTS_PER_CONTROLLER):
-            ports.append(
-                {
-                    "name": f"{ctrl}.fc{pi}",
-                    "controller": ctrl,
-                    "wwpn": f"524a93{ci:x}{pi:x}{serial}",
-                    "state": info["state"],
-                }
-            )
-    return ports
+    """name, controller, wwpn, state and the data-plane NIC's MAC of each port."""
+    return lio.ports_of(array.state)
 
 
 def fabric(array):
