@@ -9,8 +9,10 @@ push more changes from another shell) until Ctrl-C or ``sandbox down``.
 
 import json
 import os
+import shutil
 import signal
-import threading
+import stat
+import time
 
 from ci_tools.errors import ServiceError, UsageError
 from ci_tools.harness.process import pid_alive, stop_supervisor
@@ -47,17 +49,59 @@ def _demo_change(sandbox):
     return {DEMO_FILE: DEMO_LINE + text}
 
 
+def _prepare_work_dir(work_dir, node_dest):
+    """Refuse a work dir someone else owns; stop what an earlier sandbox left
+    behind (its supervisor killed, or never stopped); start from clean state.
+
+    A clean Zuul state matters: ZooKeeper's data of an earlier run may still
+    hold the static node as ``used``, and every job would wait for a node."""
+    from ci_tools.sandbox import reaper
+
+    if os.path.lexists(work_dir):
+        st = os.lstat(work_dir)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise UsageError(
+                f"{work_dir} exists and is not a directory of this user (uid {os.geteuid()}); "
+                "choose another --work-dir"
+            )
+    state_path = os.path.join(work_dir, "sandbox.json")
+    if os.path.exists(state_path):
+        try:
+            with open(state_path) as f:
+                pid = json.load(f).get("pid")
+        except (OSError, ValueError):
+            pid = None
+        if pid and pid_alive(pid):
+            raise UsageError(f"a sandbox runs in {work_dir} (pid {pid}): `ci-tools sandbox down`")
+    if reaper.sessions_of(work_dir) or os.path.exists(state_path):
+        print(f"[sandbox] an earlier sandbox in {work_dir} did not stop; stopping what it left",
+              flush=True)  # fmt: skip
+    left = reaper.reap(work_dir, node_dest)
+    if left:
+        raise ServiceError("cannot stop an earlier sandbox's processes: " + "; ".join(left))
+    if os.path.isdir(work_dir):
+        shutil.rmtree(work_dir)
+
+
 def cmd_up(args):
+    from ci_tools.sandbox.diagnose import explain_change
     from ci_tools.sandbox.loop import Sandbox
 
-    if os.path.exists(os.path.join(args.work_dir, "sandbox.json")):
-        raise UsageError(f"a sandbox runs in {args.work_dir}: `ci-tools sandbox down` first")
     sandbox = Sandbox(args.repo, args.work_dir)
-    stop = threading.Event()
+    _prepare_work_dir(sandbox.work_dir, sandbox.node_dest)
+
+    def interrupted(signum, _frame):
+        # Ctrl-C or SIGTERM: unwind wherever we are (bringing up, waiting for
+        # the report) into the stop below; a second signal must not cut it short.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt(signum)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    sandbox.up()
+        signal.signal(sig, interrupted)
+    code = 0
     try:
+        sandbox.up()
         sandbox.reconcile_forever()
         if sandbox.site["voting"]:
             sandbox.vote_guard_forever()
@@ -73,14 +117,39 @@ def cmd_up(args):
             print("\n" + report["message"] + "\n", flush=True)
             if sandbox.site["voting"]:
                 print(f"[sandbox] vote: {sandbox.wait_for_vote(number) or 'none'}", flush=True)
+            passed, why = explain_change(report["message"], sandbox.stack.web_url,
+                                         sandbox.tenant.tenant, number)  # fmt: skip
+            print(f"[sandbox] {'PASSED' if passed else 'FAILED'}: {why}", flush=True)
+            code = 0 if passed else 1
         if not args.once:
             print("[sandbox] running; Ctrl-C or `ci-tools sandbox down` stops it", flush=True)
-            while not stop.wait(2):
+            while True:
+                time.sleep(2)
                 sandbox.stack._check_alive()
+    except KeyboardInterrupt as exc:
+        signum = exc.args[0] if exc.args else signal.SIGINT
+        print(f"[sandbox] {signal.Signals(signum).name}: stopping everything", flush=True)
+        code = 128 + signum
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        _stop(sandbox)
+    return code
+
+
+def _stop(sandbox):
+    """Stop in order; then make sure by the process table that nothing is left."""
+    from ci_tools.sandbox import reaper
+
+    start = time.monotonic()
+    try:
         sandbox.down()
-        print("[sandbox] everything stopped")
-    return 0
+    except ServiceError as exc:
+        print(f"[sandbox] {exc}", flush=True)
+    left = reaper.reap(sandbox.work_dir, sandbox.node_dest)
+    if left:
+        raise ServiceError("still running after the sandbox stopped: " + "; ".join(left))
+    print(f"[sandbox] everything stopped in {time.monotonic() - start:.1f}s", flush=True)
 
 
 def _state(work_dir):
@@ -101,11 +170,36 @@ def cmd_status(args):
 
 
 def cmd_down(args):
-    state = _state(args.work_dir)
-    pid = state["pid"]
-    if not pid_alive(pid):
-        os.unlink(os.path.join(args.work_dir, "sandbox.json"))
-        raise ServiceError(f"sandbox process {pid} is gone; removed its stale state")
-    stop_supervisor(pid, "sandbox", 120)
-    print("stopped")
+    """Stop the supervisor (it stops its parts in order); whatever it did not
+    stop, or everything when it is gone, is found in the process table."""
+    from ci_tools.harness.zuul_daemons import kit_root
+    from ci_tools.sandbox import reaper
+    from ci_tools.sandbox.loop import node_dest
+
+    work_dir = os.path.abspath(args.work_dir)
+    state_path = os.path.join(work_dir, "sandbox.json")
+    pid = None
+    if os.path.exists(state_path):
+        pid = _state(work_dir).get("pid")
+    sessions = reaper.sessions_of(work_dir)
+    if not (pid and pid_alive(pid)) and not sessions:
+        if os.path.exists(state_path):
+            os.unlink(state_path)
+            print(f"no sandbox process left in {work_dir}; removed its stale state")
+            return 0
+        raise UsageError(f"no sandbox running in {work_dir}")
+    start = time.monotonic()
+    if pid and pid_alive(pid):
+        try:
+            stop_supervisor(pid, "sandbox", 60)
+        except ServiceError as exc:
+            print(f"{exc}; killing it and its parts", flush=True)
+    else:
+        print(f"sandbox process {pid or '?'} is gone; stopping the parts it left", flush=True)
+    left = reaper.reap(work_dir, node_dest(kit_root()), supervisor=pid)
+    if os.path.exists(state_path):
+        os.unlink(state_path)
+    if left:
+        raise ServiceError("still running: " + "; ".join(left))
+    print(f"stopped in {time.monotonic() - start:.1f}s")
     return 0

@@ -25,8 +25,6 @@ import json
 import logging
 import os
 import secrets
-import signal
-import subprocess
 import threading
 import time
 
@@ -39,12 +37,11 @@ from ci_tools.configcheck.sandbox_tenant import CINDER_PROJECTS, SandboxTenant
 from ci_tools.errors import ServiceError
 from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
-from ci_tools.harness.procfs import proc_stats
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import kit_root
 from ci_tools.people.gerrit_rest import GerritRest
-from ci_tools.sandbox import reconciler
+from ci_tools.sandbox import reaper, reconciler
 from ci_tools.sandbox.gerrit_hook import DEVELOPER, SandboxGerrit
 from ci_tools.vote_guard import VoteGuard, guard_tag
 from ci_tools.zuulconf import recheck
@@ -54,17 +51,9 @@ LOG = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
 
 
-def _processes_with(text):
-    """Pids whose command line mentions ``text``."""
-    found = []
-    for pid, _fields in proc_stats():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(pid)
-        except OSError:
-            continue
-    return found
+def node_dest(root):
+    """Where the sandbox's node keeps DevStack-lite (warm between runs)."""
+    return os.path.join(root, "sandbox-node", "stack")
 
 
 class Progress:
@@ -111,7 +100,7 @@ class Sandbox:
         self.stack = None
         self.node = None
         # DevStack-lite on the static node, kept warm between sandbox runs.
-        self.node_dest = os.path.join(kit_root(), "sandbox-node", "stack")
+        self.node_dest = node_dest(kit_root())
         self.token_secret = secrets.token_hex(16)
         self._stop = threading.Event()
         self._threads = []
@@ -256,22 +245,9 @@ class Sandbox:
     def _stop_node_services(self):
         """A job leaves DevStack-lite running on the node (a lab node is thrown
         away; this one is the machine itself): take it down with the sandbox."""
-        conf = os.path.join(self.node_dest, "supervisord.conf")
-        ctl = os.path.join(self.node_dest, "venv", "bin", "supervisorctl")
-        if not os.path.exists(conf):
-            return
-        if os.path.exists(ctl):
-            subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True, timeout=120)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _processes_with(conf):
-            time.sleep(1)
-        for pid in _processes_with(conf):
-            try:
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if _processes_with(conf):
-            raise ServiceError(f"supervisord of {conf} still running")
+        left = reaper.stop_devstack(self.node_dest)
+        if left:
+            raise ServiceError(f"DevStack-lite of {self.node_dest} still running: pids {left}")
 
     # -- acting as upstream -----------------------------------------------------
 

@@ -15,7 +15,7 @@ import requests
 import testtools
 
 from ci_tools.harness.zuul_daemons import zuul_venv
-from ci_tools.sandbox import loop
+from ci_tools.sandbox import reaper
 from ci_tools.sandbox.loop import Progress, Sandbox
 from tests.functional.sandbox import quick_jobs
 
@@ -70,7 +70,7 @@ class SandboxCase(testtools.TestCase):
         try:
             cls.sandbox.down()
             # Nothing the jobs deployed on the node outlives the sandbox.
-            left = loop._processes_with(cls.sandbox.node_dest)
+            left = reaper.processes_with(cls.sandbox.node_dest)
             if left:
                 raise AssertionError(f"processes left on the node after down: {left}")
         finally:
