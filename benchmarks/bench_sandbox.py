@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from ci_tools.sandbox.loop import Progress, Sandbox
-from ci_tools.sandbox.reconciler import parse_zuul_time
+from ci_tools.watchers.zuul_web import parse_zuul_time
 from ci_tools.zuulconf.site import load_site
 from tests.functional.sandbox import quick_jobs
 from tests.functional.sandbox.test_full_run import SANDBOX_REGEX

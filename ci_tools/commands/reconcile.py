@@ -14,7 +14,7 @@ def add_subparser(subparsers):
         description="Reads recent patchsets and trigger comments (recheck, run-<ci>) over "
         "Gerrit REST and, for each one Zuul has no buildset or queue item for, enqueues the "
         "change through zuul-web. Stateless and idempotent: run it from a timer or with "
-        "--interval. See ci_tools/sandbox/reconciler.py.",
+        "--interval. See ci_tools/watchers/reconciler.py.",
     )
     parser.add_argument("--repo", default=".", help="this CI's config repo (site.yaml, zuul.d)")
     parser.add_argument("--zuul-web", required=True, metavar="URL", help="zuul-web base URL")
@@ -34,7 +34,7 @@ def add_subparser(subparsers):
 
 def cmd_reconcile(args):
     from ci_tools.people.gerrit_rest import GerritRest
-    from ci_tools.sandbox import reconciler
+    from ci_tools.watchers import reconciler, zuul_web
     from ci_tools.zuulconf import recheck
     from ci_tools.zuulconf.site import load_site
 
@@ -44,7 +44,7 @@ def cmd_reconcile(args):
     token = os.environ.get(args.token_env)
     if not token and not args.dry_run:
         raise UsageError(f"enqueueing needs a zuul-web admin token in ${args.token_env}")
-    zuul = reconciler.ZuulView(args.zuul_web, args.tenant or site["tenant"], "check", token=token)
+    zuul = zuul_web.ZuulView(args.zuul_web, args.tenant or site["tenant"], "check", token=token)
     rec = reconciler.Reconciler(
         GerritRest(args.gerrit, rate=5, retries=3),
         zuul,

@@ -1,4 +1,4 @@
-"""``ci-tools vote-guard``: cast the CI's Verified votes from its own reports."""
+"""``ci-tools vote-guard``: add the CI's -1 when the build records prove the change failed."""
 
 import logging
 import os
@@ -10,13 +10,18 @@ from ci_tools.errors import UsageError
 def add_subparser(subparsers):
     parser = subparsers.add_parser(
         "vote-guard",
-        help="vote Verified from the CI's reports, never -1 for an infrastructure failure",
-        description="Reads the CI's check reports on open changes over Gerrit REST and votes "
-        "+1 when every job passed, -1 only when the report names failing tests, and nothing "
-        "for RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT or INFRASTRUCTURE FAILURE. "
-        "Stateless: run it as a service (--interval) or from a timer.",
+        help="vote -1 on failed builds that prove the change at fault, never for infrastructure",
+        description="Zuul votes +1 in its own success report. For each failed check report "
+        "on an open change this reads the buildset's records from zuul-web and votes -1 only "
+        "when every failed voting build is a FAILURE carrying the trusted playbooks' "
+        "tempest-verdict (tests failed, or Cinder does not start with the change); nothing "
+        "for RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT or an unexplained FAILURE. "
+        "It never reads the report's text. Stateless: run it as a service (--interval) or "
+        "from a timer.",
     )
     parser.add_argument("--repo", default=".", help="this CI's config repo (site.yaml)")
+    parser.add_argument("--zuul-web", required=True, metavar="URL", help="zuul-web base URL")
+    parser.add_argument("--tenant", help="Zuul tenant (default: site.yaml's tenant)")
     add_watch_args(parser)
     parser.add_argument("--user", help="the CI's Gerrit account (default: site.yaml's ci_name)")
     parser.add_argument(
@@ -35,7 +40,8 @@ def add_subparser(subparsers):
 
 def cmd_vote_guard(args):
     from ci_tools.people.gerrit_rest import GerritRest
-    from ci_tools.vote_guard import VoteGuard
+    from ci_tools.watchers.vote_guard import VoteGuard
+    from ci_tools.watchers.zuul_web import ZuulView
     from ci_tools.zuulconf.site import load_site
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s vote-guard: %(message)s")
@@ -55,8 +61,8 @@ def cmd_vote_guard(args):
     )  # fmt: skip
     guard = VoteGuard(
         gerrit,
+        ZuulView(args.zuul_web, args.tenant or site["tenant"], "check"),
         site["ci_name"],
-        site["display_name"],
         args.projects or DEFAULT_PROJECTS,
         label=site["vote_label"],
         max_failures=site["disable_voting_after_failures"],

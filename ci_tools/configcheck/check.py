@@ -27,13 +27,21 @@ class CheckResult:
     tenant: str
     zuul_errors: list
     lint: list
+    # Why Gerrit's CI summary would not list the reports (ci_tools/zuulconf/summary.py).
+    report_format: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
-        return not self.zuul_errors and all(r.ok is not False for r in self.lint)
+        return (not self.zuul_errors and not self.report_format
+                and all(r.ok is not False for r in self.lint))  # fmt: skip
 
     def report(self):
-        lines = []
+        lines = [f"report format: {p}" for p in self.report_format]
+        lines.append(
+            "report format: "
+            + ("Gerrit's CI summary would not list the reports" if self.report_format
+               else "reports match Gerrit's CI summary patterns")
+        )  # fmt: skip
         for entry in self.zuul_errors:
             lines.append(format_error(entry))
         n = len(self.zuul_errors)
@@ -56,6 +64,16 @@ def collect_config_errors(stack, tenant):
         skip += len(page)
 
 
+def report_format_problems(repo_root):
+    """Apply the CI summary's patterns to site.yaml and zuul.d/pipelines.yaml."""
+    from ci_tools.zuulconf import summary
+    from ci_tools.zuulconf.site import load_site
+
+    site = load_site(repo_root)
+    with open(os.path.join(repo_root, "zuul.d", "pipelines.yaml")) as f:
+        return summary.problems(site, f.read())
+
+
 def run_check(repo_root, work_dir=None, tenant_config=None, tenant=None, connections=None,
               lint=True, progress=print):  # fmt: skip
     """Boot Zuul on a snapshot of ``repo_root`` and return a :class:`CheckResult`."""
@@ -67,6 +85,7 @@ def run_check(repo_root, work_dir=None, tenant_config=None, tenant=None, connect
     os.makedirs(work_dir, exist_ok=True)
     os.chmod(work_dir, 0o711)  # PostgreSQL runs as its own user and must reach its dir
     try:
+        report_format = report_format_problems(repo_root)
         with SandboxTenant(repo_root, work_dir) as sandbox:
             tenant_file = tenant_config or sandbox.tenant_file
             tenant = tenant or sandbox.tenant
@@ -82,7 +101,7 @@ def run_check(repo_root, work_dir=None, tenant_config=None, tenant=None, connect
             for linter in linters.ALL:
                 progress(f"running {linter.__name__.replace('_', '-')}")
                 lint_results.append(linter(repo_root))
-        return CheckResult(tenant, zuul_errors, lint_results)
+        return CheckResult(tenant, zuul_errors, lint_results, report_format)
     finally:
         if own_work:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -9,6 +9,7 @@ recorded in ``problems`` so the caller can report it; when retries run out a
 ``)]}'`` is stripped before JSON decoding.
 """
 
+import datetime
 import hashlib
 import json
 import logging
@@ -25,6 +26,19 @@ from ci_tools.errors import ServiceError, UsageError
 LOG = logging.getLogger(__name__)
 XSSI_GUARD = ")]}'"
 RETRY_STATUS = {500, 502, 503, 504}
+
+
+def gerrit_datetime(text):
+    """Gerrit's timestamps, UTC ``2026-11-23 12:00:00.000000000`` (nanoseconds), as
+    an aware datetime; the one place the kit parses them."""
+    stamp = text.split(".")[0]
+    dt = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    return dt.replace(tzinfo=datetime.UTC)
+
+
+def parse_gerrit_time(text):
+    """A Gerrit timestamp as epoch seconds."""
+    return gerrit_datetime(text).timestamp()
 
 
 def strip_guard(text):

@@ -54,7 +54,7 @@ _INFO_RE = re.compile(
     r"^\s*(?:Build started|Starting (?:check|gate|experimental|\w+) jobs|"
     r"Merge Failed|This change depends on a change that failed to merge|"
     r".*\bcould not merge this change|.*\bis running tests\b|Recheck (?:requested|received)|"
-    # the kit's vote guard voting on the report above it (ci_tools/vote_guard.py)
+    # the kit's vote guard voting on the report above it (ci_tools/watchers/vote_guard.py)
     r"vote-guard:)",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -14,16 +14,14 @@ import datetime
 import re
 
 from ci_tools.people.aggregate import CIComment
+from ci_tools.people.gerrit_rest import gerrit_datetime
 
 DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
 DEFAULT_CI_PATTERN = r"(?i)(\bCI\b|[-_]ci$)"
 QUERY_OPTIONS = ("MESSAGES", "DETAILED_ACCOUNTS")
 
 
-def gerrit_date(text):
-    """Gerrit timestamps are UTC ``2026-11-20 12:00:00.000000000`` (nanoseconds)."""
-    base = text.split(".")[0]
-    return datetime.datetime.strptime(base, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
+gerrit_date = gerrit_datetime  # the one Gerrit time parser, under the name people/ uses
 
 
 def build_queries(projects, branches, days):

@@ -21,9 +21,12 @@ DEVELOPER = "upstream-dev"
 
 
 class SandboxGerrit:
-    def __init__(self, work_dir, ci_account, label="Verified", rest=True):
+    def __init__(self, work_dir, ci_account, label="Verified", rest=True, full_name=None):
         self.work_dir = os.path.join(work_dir, "gerrit")
         self.ci_account = ci_account
+        # The account's full name is the CI's identity in Gerrit's CI summary
+        # (it must end in " CI"): site.yaml's display_name, as in production.
+        self.full_name = full_name or f"{ci_account} CI"
         self.label = label
         self.rest = rest
         self.emulator = None
@@ -54,7 +57,7 @@ class SandboxGerrit:
         # add_account creates or updates, so a warm sandbox dir is reused as is.
         self.emulator.add_account(
             self.ci_account,
-            full_name=f"{self.ci_account} (sandbox third-party CI)",
+            full_name=self.full_name,
             email=f"{self.ci_account}@example.invalid",
             ssh_pubkey=self._key(self.ci_key),
             http_password=self.ci_password,

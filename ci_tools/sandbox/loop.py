@@ -41,9 +41,10 @@ from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import kit_root
 from ci_tools.people.gerrit_rest import GerritRest
-from ci_tools.sandbox import reaper, reconciler
+from ci_tools.sandbox import reaper
 from ci_tools.sandbox.gerrit_hook import DEVELOPER, SandboxGerrit
-from ci_tools.vote_guard import VoteGuard, guard_tag
+from ci_tools.watchers import reconciler, zuul_web
+from ci_tools.watchers.vote_guard import VoteGuard, guard_tag
 from ci_tools.zuulconf import recheck
 from ci_tools.zuulconf.site import load_site
 
@@ -152,7 +153,8 @@ class Sandbox:
         ci = self.site["ci_name"]
         with p.phase("gerrit", "Gerrit emulator (openstack/cinder, openstack/os-brick)"):
             self.gerrit = SandboxGerrit(self.work_dir, ci, self.site.get("vote_label", "Verified"),
-                                        rest=self.rest)  # fmt: skip
+                                        rest=self.rest,
+                                        full_name=self.site["display_name"])  # fmt: skip
             self.gerrit.start(CINDER_PROJECTS, ["master", *self.site.get("stable_branches", [])])
         with p.phase("array", "reference array (REST, tgtd iSCSI, emulated FC)"):
             self.array = ArrayFixture(os.path.join(self.work_dir, "array")).start()
@@ -316,7 +318,7 @@ class Sandbox:
 
     def reconciler(self, window=3600, grace=20):
         gerrit = GerritRest(self.emulator.url, rate=20, retries=2, timeout=10)
-        zuul = reconciler.ZuulView(self.stack.web_url, self.tenant.tenant, "check",
+        zuul = zuul_web.ZuulView(self.stack.web_url, self.tenant.tenant, "check",
                                    token=self.admin_token())  # fmt: skip
         return reconciler.Reconciler(
             gerrit,
@@ -361,8 +363,8 @@ class Sandbox:
                             retries=2, timeout=10)  # fmt: skip
         return VoteGuard(
             gerrit,
+            zuul_web.ZuulView(self.stack.web_url, self.tenant.tenant, "check"),
             self.site["ci_name"],
-            self.site["display_name"],
             list(CINDER_PROJECTS),
             label=self.site.get("vote_label", "Verified"),
             max_failures=self.site.get("disable_voting_after_failures", 10),

@@ -14,6 +14,13 @@ from ci_tools.errors import ConfigError
 SITE_FILE = "site.yaml"
 
 _slug = vs.Match(r"^[a-z0-9][a-z0-9-]*$", msg="lower case letters, digits and dashes only")
+# review.opendev.org's Zuul Summary tab (the zuul-results-summary plugin) lists
+# a CI only when its account's full name matches this: the name is the CI's
+# identity in Gerrit, and the report text no longer repeats it.
+CI_ACCOUNT_NAME_RE = r"^.* CI$"
+_ci_account_name = vs.Match(
+    CI_ACCOUNT_NAME_RE, msg='must end in " CI" (Gerrit\'s CI summary lists only such accounts)'
+)
 _branch = vs.Match(r"^stable/[\w.-]+$", msg="a stable branch such as stable/2025.1")
 
 SCHEMA = vs.Schema(
@@ -21,6 +28,8 @@ SCHEMA = vs.Schema(
         vs.Required("ci_name"): _slug,
         vs.Required("company"): str,
         vs.Required("product"): str,
+        # The Gerrit account's full name; default "<company> <product> CI".
+        vs.Optional("display_name"): _ci_account_name,
         vs.Required("wiki_url"): vs.Url(),
         vs.Required("contact_email"): vs.Email(),
         vs.Required("voting"): bool,
@@ -72,7 +81,13 @@ def load_site(repo_root):
             f"{'.'.join(str(p) for p in err.path) or '(top)'}: {err.msg}" for err in exc.errors
         )
         raise ConfigError(f"{path}: {problems}") from exc
-    site["display_name"] = f"{site['company']} {site['product']} CI"
+    site.setdefault("display_name", f"{site['company']} {site['product']} CI")
+    try:
+        _ci_account_name(site["display_name"])
+    except vs.Invalid as exc:
+        raise ConfigError(
+            f"{path}: company/product: {site['display_name']!r} {exc.msg}; set display_name"
+        ) from exc
     return site
 
 

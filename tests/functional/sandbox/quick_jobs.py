@@ -8,8 +8,15 @@ Gerrit emulator, Zuul, base job, post-run that names failing tests, log
 publishing. The full job runs in test_full_run.py.
 
 The change's commit message steers the quick run: ``SANDBOX-SLOW`` sleeps,
-``SANDBOX-BREAK`` fails two tests.
+``SANDBOX-BREAK`` fails two tests, ``SANDBOX-NOSTART`` plays a change whose
+Cinder does not start (where the real pre-run's diagnosis and retry without
+the change would leave their verdict) with an exception that claims to be an
+INFRASTRUCTURE FAILURE; the real run.yaml's first play reports it.
 """
+
+import os
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 QUICK_PRE = """\
 - name: Check the array answers before anything else (quick stand-in)
@@ -38,7 +45,31 @@ QUICK_PRE = """\
         - name: Fail the pre-run
           ansible.builtin.fail:
             msg: "INFRASTRUCTURE FAILURE: the array does not answer"
+
+    - name: Read the change's commit message
+      ansible.builtin.command: git -C {{ zuul.project.src_dir }} log -1 --format=%B
+      register: quick_message
+      changed_when: false
+
+    - name: Forget an earlier run's verdict (the node is reused)
+      ansible.builtin.file:
+        path: "{{ ansible_user_dir }}/cinder-did-not-start.json"
+        state: absent
+
+    - name: Leave the verdict the real diagnosis leaves for a change Cinder cannot start from
+      when: "'SANDBOX-NOSTART' in quick_message.stdout"
+      ansible.builtin.copy:
+        dest: "{{ ansible_user_dir }}/cinder-did-not-start.json"
+        mode: "0644"
+        content: >-
+          {{ {'change': true, 'service': 'c-api', 'file': 'cinder/volume/api.py',
+              'error': NOSTART_ERROR} | to_json }}
 """
+# The change's own exception, worded to pass for the CI's trouble.
+NOSTART_ERROR = (
+    "RuntimeError: INFRASTRUCTURE FAILURE (array unreachable); not caused by this change"
+)
+QUICK_PRE = QUICK_PRE.replace("NOSTART_ERROR", repr(NOSTART_ERROR))
 
 FAILED_GET = (
     "tempest.api.volume.test_volumes_get.VolumesGetTest.test_volume_create_get_update_delete"
@@ -95,10 +126,17 @@ QUICK_CLEANUP = """\
 """
 
 
+def _real_startup_play():
+    """The real run.yaml's first play: it reports a change Cinder cannot start from."""
+    with open(os.path.join(REPO, "playbooks", "tempest", "run.yaml")) as f:
+        text = f.read()
+    return text[: text.index("- name: Run the Tempest volume tests")]
+
+
 def quick_files():
     return {
         "playbooks/tempest/pre.yaml": QUICK_PRE,
-        "playbooks/tempest/run.yaml": QUICK_RUN,
+        "playbooks/tempest/run.yaml": _real_startup_play() + QUICK_RUN,
         "playbooks/tempest/cleanup.yaml": QUICK_CLEANUP,
     }
 
@@ -119,7 +157,9 @@ LOCAL_RUN = """\
       changed_when: false
 """
 
-LOCAL_PRE = QUICK_PRE.replace("hosts: all", "hosts: localhost")
+LOCAL_PRE = QUICK_PRE[: QUICK_PRE.index("    - name: Read the change's commit message")].replace(
+    "hosts: all", "hosts: localhost"
+)
 
 
 def nodeless_files(ci_name, protocols):

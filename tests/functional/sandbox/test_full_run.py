@@ -13,7 +13,7 @@ import re
 
 import requests
 
-from ci_tools import vote_guard
+from ci_tools.watchers import vote_guard, zuul_web
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
 
 SANDBOX_REGEX = r"^tempest\.api\.volume\.(test_volumes_get|test_volumes_snapshots)\."
@@ -51,6 +51,12 @@ class TestFullRun(SandboxCase):
         tenant = self.sandbox.tenant.tenant
         return self.sandbox.stack.api(f"tenant/{tenant}/builds?change={change}")
 
+    def _buildset(self, change):
+        """The builds of the change's newest finished buildset, as the guard reads them."""
+        view = zuul_web.ZuulView(self.sandbox.stack.web_url, self.sandbox.tenant.tenant, "check")
+        (newest, *_) = view.buildsets(change, 1)
+        return view.builds(newest["uuid"])
+
     def test_change_passes_and_logs_hold_results_and_scrubbed_config(self):
         text = self._cinder_file(FLOW) + "\n# Sandbox: a harmless change.\n"
         change, _, _ = self.sandbox.push_change({FLOW: text},
@@ -82,8 +88,8 @@ class TestFullRun(SandboxCase):
             self.assertRegex(conf.text, re.compile(r"^connection = \*+$", re.M))
             for secret in self._node_secrets():
                 self.assertNotIn(secret, conf.text)
-        # Voting is off here; the vote guard, reading this very report, would vote +1.
-        self.assertEqual(1, vote_guard.decide(message).value)
+        # Voting is off here; zuul-web's records of this run would earn the +1.
+        self.assertEqual(1, vote_guard.decide(self._buildset(change)).value)
 
     def _node_secrets(self):
         with open(os.path.join(self.sandbox.node_dest, "secrets.txt")) as f:
@@ -102,8 +108,8 @@ class TestFullRun(SandboxCase):
             self.assertRegex(message, rf"{job}: \d+ of \d+ tests failed: ")
         self.assertIn("VolumesGetTest.test_volume_create_get_update_delete", message)
         self.assertEqual({}, self.sandbox.ci_votes(change))
-        # The tests that failed are named: with voting on, the guard would vote -1.
-        self.assertEqual(-1, vote_guard.decide(message).value)
+        # The post-run recorded the failed tests: with voting on, the guard would vote -1.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
     def test_change_that_keeps_cinder_from_starting_is_its_failure_not_infra(self):
         text = self._cinder_file(API) + NO_API_CLASS
@@ -121,4 +127,5 @@ class TestFullRun(SandboxCase):
         )
         for job in lines:
             self.assertRegex(message, rf"{job}: {defect}")
-        self.assertEqual(-1, vote_guard.decide(message).value)
+        # The target branch without the change started on the same node: the change's fault.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)

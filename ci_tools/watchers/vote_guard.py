@@ -1,19 +1,25 @@
-"""The vote guard: the CI votes only on what its report proves about the change.
+"""The vote guard: the CI votes -1 only on what the build records prove.
 
-Zuul votes from the buildset result alone, so a job that hit RETRY_LIMIT
-because the array or the node broke would vote -1 on an innocent Cinder
-change. Our check pipeline therefore reports as a comment only, and this
-guard casts the vote (when site.yaml says ``voting: true``) after reading
-that comment:
+One message per successful run: when site.yaml says ``voting: true`` Zuul
+votes +1 itself in its success report (zuul.d/pipelines.yaml). Zuul never
+votes on a failure, because it would -1 an innocent Cinder change for a
+RETRY_LIMIT the lab caused; this guard reads the failed build records and
+adds -1 only when they prove the change at fault:
 
-- every voting job SUCCESS, no infrastructure warning    -> +1
-- every voting job that did not succeed is a FAILURE whose
-  failing tests the report names ("<job>: N of M tests failed")
-  or whose Cinder did not start from the change's own code
-  ("<job>: Cinder with this change does not start"),
-  no infrastructure warning                               -> -1
-- anything else (RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT,
-  INFRASTRUCTURE FAILURE, a FAILURE with no test named)   -> no vote
+- every voting build that did not succeed has result FAILURE and carries the
+  ``tempest-verdict`` artifact with verdict ``tests-failed`` (Tempest tests
+  failed; the trusted post-run recorded how many) or ``does-not-start``
+  (Cinder from the target branch without the change started on the same
+  node, with the change it did not)                              -> -1
+- anything else (RETRY_LIMIT, NODE_FAILURE, POST_FAILURE, TIMED_OUT, a
+  FAILURE without a verdict, merge conflict, config error)       -> no vote
+
+The decision uses zuul-web's build records only: results Zuul computed and
+artifacts the trusted playbooks returned with ``zuul_return``, which run on
+the executor where the change's code cannot write. The report's text, which
+quotes the change's own exception messages, is never read for a decision:
+a change whose exception says "INFRASTRUCTURE FAILURE" is still -1. Gerrit
+is read only to know a report was posted and which vote the CI holds.
 
 It also holds its -1 after ``max_failures`` failed reports in a row: a
 broken lab must not -1 every Cinder change (what Zuul's
@@ -33,17 +39,19 @@ import logging
 import re
 import time
 
-from ci_tools.people.parse import parse_jobs
-from ci_tools.sandbox.reconciler import parse_gerrit_time
+from ci_tools.people.gerrit_rest import parse_gerrit_time
+from ci_tools.watchers.zuul_web import parse_zuul_time
 
 LOG = logging.getLogger(__name__)
 
 MESSAGE_PREFIX = "vote-guard:"
 _PATCHSET_RE = re.compile(r"^Patch Set (?P<ps>\d+):[^\n]*\n?\n?")
-_TESTS_FAILED_RE = re.compile(r"^\s*(?P<job>\S+): (?P<failed>\d+) of \S+ tests failed", re.M)
-# playbooks/tempest/run.yaml: Cinder from the change raised a code defect at start
-_DOES_NOT_START_RE = re.compile(r"^\s*(?P<job>\S+): Cinder with this change does not start", re.M)
-_INFRA_RE = re.compile(r"INFRASTRUCTURE FAILURE")
+# The trusted playbooks' verdict (playbooks/tempest/{run,post}.yaml).
+VERDICT_ARTIFACT = "tempest-verdict"
+CHANGE_VERDICTS = {
+    "tests-failed": "test failures",
+    "does-not-start": "Cinder does not start with this change",
+}
 
 
 def guard_tag(ci_name):
@@ -56,35 +64,40 @@ class Decision:
     reason: str
 
 
-def report_header(display_name, pipeline="check"):
-    """The first line Zuul writes for our pipeline's reports (zuul.d/pipelines.yaml)."""
-    return re.compile(
-        rf"^Build (?:succeeded|failed) \({re.escape(display_name)}, {re.escape(pipeline)} "
-        r"pipeline\)\.",
-        re.M,
-    )
+PENDING = Decision(None, "zuul-web has no finished buildset for this report yet")
 
 
-def decide(body):
-    """What the report ``body`` (Zuul's comment, Patch Set line stripped) proves."""
-    jobs = [j for j in parse_jobs(body) if j.voting]
+def report_header(pipeline="check"):
+    """The first line of Zuul's reports in ``pipeline`` (zuul.d/pipelines.yaml),
+    as Gerrit's CI summary matches it: ``^Build (\\w+) \\((\\w+) pipeline\\)\\.``."""
+    return re.compile(rf"^Build (?:succeeded|failed) \({re.escape(pipeline)} pipeline\)\.", re.M)
+
+
+def verdict(build):
+    """The ``tempest-verdict`` artifact's verdict on ``build``, or None."""
+    for artifact in build.get("artifacts") or []:
+        if artifact.get("name") == VERDICT_ARTIFACT:
+            return (artifact.get("metadata") or {}).get("verdict")
+    return None
+
+
+def decide(builds):
+    """What zuul-web's records of one buildset's ``builds`` prove about the change."""
+    jobs = [b for b in builds if b.get("voting", True) and b.get("final", True)]
     if not jobs:
-        return Decision(None, "no voting job in the report")
-    if _INFRA_RE.search(body):
-        return Decision(None, "the report names an infrastructure failure")
-    failing = [j for j in jobs if j.result != "SUCCESS"]
+        return Decision(None, "no voting build")
+    if any(b.get("result") is None for b in jobs):
+        return PENDING
+    failing = [b for b in jobs if b["result"] != "SUCCESS"]
     if not failing:
         return Decision(1, "every voting job succeeded")
-    other = sorted({f"{j.name} {j.result}" for j in failing if j.result != "FAILURE"})
+    other = sorted({f"{b['job_name']} {b['result']}" for b in failing if b["result"] != "FAILURE"})
     if other:
         return Decision(None, f"not a test result: {', '.join(other)}")
-    tests = {m["job"] for m in _TESTS_FAILED_RE.finditer(body) if int(m["failed"]) > 0}
-    start = {m["job"] for m in _DOES_NOT_START_RE.finditer(body)}
-    unnamed = sorted(j.name for j in failing if j.name not in tests | start)
-    if unnamed:
-        return Decision(None, f"FAILURE without failing tests named: {', '.join(unnamed)}")
-    why = [f"test failures in {j.name}" if j.name in tests
-           else f"Cinder does not start with this change in {j.name}" for j in failing]  # fmt: skip
+    unproven = sorted(b["job_name"] for b in failing if verdict(b) not in CHANGE_VERDICTS)
+    if unproven:
+        return Decision(None, f"FAILURE without a verdict on the change: {', '.join(unproven)}")
+    why = [f"{CHANGE_VERDICTS[verdict(b)]} in {b['job_name']}" for b in failing]
     return Decision(-1, "; ".join(why))
 
 
@@ -95,8 +108,7 @@ class Report:
     patchset: int
     revision: str
     when: float
-    body: str
-    decision: Decision
+    outcome: str  # "succeeded" or "failed": Zuul's first line, never the change's text
     current_vote: int = 0
     voted_after: bool = False  # a guard message follows this report on its patchset
 
@@ -109,11 +121,11 @@ def _username(msg):
     return (msg.get("author") or {}).get("username")
 
 
-def reports_from_changes(changes, ci_name, display_name, label, pipeline="check"):
+def reports_from_changes(changes, ci_name, label, pipeline="check"):
     """Every check report the CI posted on these changes (ALL of them, oldest
-    first), each with the decision; the newest per current patchset carries
-    the CI's current vote and whether a guard message followed it."""
-    header = report_header(display_name, pipeline)
+    first); the newest per current patchset carries the CI's current vote and
+    whether a guard message followed it."""
+    header = report_header(pipeline)
     tag = guard_tag(ci_name)
     reports = []
     for change in changes:
@@ -133,8 +145,10 @@ def reports_from_changes(changes, ci_name, display_name, label, pipeline="check"
                 if newest is not None and newest.patchset == msg.get("_revision_number"):
                     newest.voted_after = True
                 continue
-            body = _PATCHSET_RE.sub("", text, count=1)
-            if not header.search(body):
+            # Zuul's own first line only: a warning quoting the change's
+            # exception further down cannot pass for a report.
+            found = header.match(_PATCHSET_RE.sub("", text, count=1))
+            if not found:
                 continue
             report = Report(
                 project=change["project"],
@@ -142,8 +156,7 @@ def reports_from_changes(changes, ci_name, display_name, label, pipeline="check"
                 patchset=msg.get("_revision_number"),
                 revision=current_rev if msg.get("_revision_number") == current_ps else "",
                 when=parse_gerrit_time(msg["date"]),
-                body=body,
-                decision=decide(body),
+                outcome="succeeded" if "succeeded" in found.group(0) else "failed",
             )
             reports.append(report)
             newest = report
@@ -153,17 +166,19 @@ def reports_from_changes(changes, ci_name, display_name, label, pipeline="check"
 
 
 class VoteGuard:
-    def __init__(self, gerrit, ci_name, display_name, projects, label="Verified",
-                 max_failures=10, window=6 * 3600, dry_run=False):  # fmt: skip
-        """``gerrit`` is a GerritRest logged in as the CI's account."""
+    def __init__(self, gerrit, zuul, ci_name, projects, label="Verified",
+                 max_failures=10, window=6 * 3600, dry_run=False, skew=5.0):  # fmt: skip
+        """``gerrit`` is a GerritRest logged in as the CI's account; ``zuul`` a
+        ci_tools.watchers.zuul_web.ZuulView of the check pipeline."""
         self.gerrit = gerrit
+        self.zuul = zuul
         self.ci_name = ci_name
-        self.display_name = display_name
         self.projects = list(projects)
         self.label = label
         self.max_failures = max_failures
         self.window = window
         self.dry_run = dry_run
+        self.skew = skew
         self.voted = []  # (Report, value) cast by this guard, for callers and tests
         self._said = set()  # reports already logged as "no vote", to log each once
 
@@ -183,34 +198,45 @@ class VoteGuard:
         """True when the ``max_failures`` reports before ``report`` all failed."""
         if not self.max_failures:
             return False
-        before = [r for r in reports if r.when < report.when and r.decision.value is not None]
+        before = [r for r in reports if r.when < report.when]
         last = before[-self.max_failures :]
-        return len(last) == self.max_failures and all(r.decision.value < 0 for r in last)
+        return len(last) == self.max_failures and all(r.outcome == "failed" for r in last)
+
+    def decision(self, report):
+        """Decide ``report`` from the buildset Zuul finished before posting it."""
+        for buildset in self.zuul.buildsets(report.change, report.patchset):
+            started = parse_zuul_time(
+                buildset.get("event_timestamp") or buildset.get("first_build_start_time")
+            )
+            if started is not None and started > report.when + self.skew:
+                continue  # a later run (recheck) of the same patchset
+            return decide(self.zuul.builds(buildset["uuid"]))
+        return PENDING
 
     def pending(self, now=None):
         """(report, value, why) for each report that still needs the guard."""
         now = now or time.time()
-        reports = reports_from_changes(
-            self._changes(now), self.ci_name, self.display_name, self.label
-        )
+        reports = reports_from_changes(self._changes(now), self.ci_name, self.label)
         todo = []
         for report in reports:
             if not report.revision or report.voted_after or now - report.when > self.window:
                 continue
             newest = [r for r in reports if r.change == report.change][-1]
-            if newest is not report:
+            if newest is not report or report.outcome != "failed":
+                continue  # success: Zuul cast the +1 in its own report
+            if report.current_vote == -1:
                 continue
-            value, why = report.decision.value, report.decision.reason
-            if value is None:
-                self._log_once(report, f"no vote: {why}")
-                continue
-            if value < 0 and self._held(reports, report):
+            if self._held(reports, report):
                 self._log_once(report, f"no vote: {self.max_failures} failed reports in a row "
                                        "before this one; check the lab")  # fmt: skip
                 continue
-            if value == report.current_vote:
+            decision = self.decision(report)
+            if decision is PENDING:
+                continue  # zuul-web catches up within a pass or two
+            if decision.value != -1:
+                self._log_once(report, f"no vote: {decision.reason}")
                 continue
-            todo.append((report, value, why))
+            todo.append((report, -1, decision.reason))
         return todo
 
     def _log_once(self, report, text):
@@ -221,10 +247,7 @@ class VoteGuard:
 
     def message(self, value, why):
         sign = "+" if value > 0 else ""
-        return (
-            f"{MESSAGE_PREFIX} {self.label}{sign}{value} from the {self.display_name} report "
-            f"above: {why}."
-        )
+        return f"{MESSAGE_PREFIX} {self.label}{sign}{value} for the build reported above: {why}."
 
     def run_once(self, now=None):
         done = []

@@ -19,31 +19,13 @@ sandbox runs it every few seconds; production runs it from cron or a timer)
 and survives its own restarts and the scheduler's.
 """
 
-import datetime
 import logging
 import re
 import time
 
-import requests
-
-from ci_tools.errors import ServiceError
+from ci_tools.people.gerrit_rest import parse_gerrit_time
 
 LOG = logging.getLogger(__name__)
-
-
-def parse_gerrit_time(text):
-    """Gerrit's ``2026-11-23 12:00:00.000000000`` (UTC) as epoch seconds."""
-    stamp = text.split(".")[0]
-    dt = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-    return dt.replace(tzinfo=datetime.UTC).timestamp()
-
-
-def parse_zuul_time(text):
-    """zuul-web's ``2026-11-23T12:00:00`` (UTC) as epoch seconds."""
-    if not text:
-        return None
-    dt = datetime.datetime.fromisoformat(text.split(".")[0].rstrip("Z"))
-    return dt.replace(tzinfo=datetime.UTC).timestamp()
 
 
 class Trigger:
@@ -97,65 +79,11 @@ def triggers_from_changes(changes, comment_regexes, ci_accounts=()):
     return found
 
 
-class ZuulView:
-    """What Zuul has done: buildsets (database) and queue items (status)."""
-
-    def __init__(self, web_url, tenant, pipeline, token=None, timeout=15):
-        self.web_url = web_url.rstrip("/")
-        self.tenant = tenant
-        self.pipeline = pipeline
-        self.token = token
-        self.timeout = timeout
-
-    def _get(self, path):
-        resp = requests.get(f"{self.web_url}/api/tenant/{self.tenant}/{path}", timeout=self.timeout)
-        if resp.status_code != 200:
-            raise ServiceError(f"zuul-web {path}: HTTP {resp.status_code}")
-        return resp.json()
-
-    def starts(self, change, patchset):
-        """Epoch times at which Zuul took up this patchset in the pipeline."""
-        times = []
-        sets = self._get(
-            f"buildsets?change={change}&patchset={patchset}&pipeline={self.pipeline}&limit=50"
-        )
-        for bs in sets:
-            t = parse_zuul_time(bs.get("event_timestamp")) or parse_zuul_time(
-                bs.get("first_build_start_time")
-            )
-            times.append(t or 0.0)
-        status = self._get("status")
-        for pipeline in status.get("pipelines", []):
-            if pipeline.get("name") != self.pipeline:
-                continue
-            for queue in pipeline.get("change_queues", []):
-                for head in queue.get("heads", []):
-                    for item in head:
-                        refs = item.get("refs") or [item]
-                        for ref in refs:
-                            if str(ref.get("id")) == f"{change},{patchset}":
-                                times.append((item.get("enqueue_time") or 0) / 1000.0)
-        return times
-
-    def enqueue(self, trigger):
-        if not self.token:
-            raise ServiceError("enqueue needs a zuul-web admin token")
-        url = f"{self.web_url}/api/tenant/{self.tenant}/project/{trigger.project}/enqueue"
-        resp = requests.post(
-            url,
-            json={"pipeline": self.pipeline, "change": trigger.ref},
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=self.timeout,
-        )
-        if resp.status_code != 200:
-            raise ServiceError(f"enqueue {trigger.ref}: HTTP {resp.status_code} {resp.text[:200]}")
-
-
 class Reconciler:
     def __init__(self, gerrit, zuul, projects, comment_regexes, ci_accounts=(),
                  window=3600, grace=20, skew=2.0, retry_after=300):  # fmt: skip
         """``gerrit`` is a ci_tools.people.gerrit_rest.GerritRest (no cache);
-        ``zuul`` a ZuulView."""
+        ``zuul`` a ci_tools.watchers.zuul_web.ZuulView."""
         self.gerrit = gerrit
         self.zuul = zuul
         self.projects = projects

@@ -4,10 +4,11 @@ import os
 
 import testtools
 
-from ci_tools.sandbox import reconciler
+from ci_tools.people.gerrit_rest import parse_gerrit_time
+from ci_tools.watchers import reconciler
 from ci_tools.zuulconf import recheck
 
-NOW = reconciler.parse_gerrit_time("2026-11-23 12:00:00.000000000")
+NOW = parse_gerrit_time("2026-11-23 12:00:00.000000000")
 
 
 def stamp(seconds_ago):
