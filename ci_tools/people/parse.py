@@ -4,7 +4,7 @@ A CI comment arrives as Gerrit stores it: ``Patch Set 3: Verified+1`` (the
 vote, if any), a blank line, then the CI's text. The forms seen in the wild,
 all handled here:
 
-- Zuul's default (ours): ``Build succeeded (<CI>, check pipeline).`` then one
+- Zuul's default (ours): ``Build succeeded (check pipeline).`` then one
   line per job, ``- <job> <log-url> : SUCCESS in 1h 02m 03s (non-voting)``;
 - older Zuul/Jenkins CIs: ``Build succeeded.`` / ``Build failed.`` with
   ``- `` or ``* `` job lines, durations like ``in 1h 2m``;

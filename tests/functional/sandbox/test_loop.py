@@ -90,7 +90,7 @@ class SandboxCase(testtools.TestCase):
         if capture:  # refresh tests/fixtures/reports/ from a real run
             import json
 
-            name = f"{self.id().rsplit('.', 1)[-1]}-{count}.json"
+            name = f"{self.id().rsplit('.', 1)[-1]}-change{change}-{count}.json"
             with open(os.path.join(capture, name), "w") as f:
                 json.dump({"author": {"name": message["author"]["name"]},
                            "message": message["message"]}, f, indent=2)  # fmt: skip
