@@ -385,6 +385,7 @@ class Array:
             for group in self.state["replication"]["groups"].values():
                 if vol["name"] in group["volumes"]:
                     group["volumes"].remove(vol["name"])
+                    group["dirty"] = True  # the next sync drops the replica on the peer
             for snap in snaps:
                 self._remove_file(self.snapshot_path(snap))
                 del self.state["snapshots"][snap["id"]]

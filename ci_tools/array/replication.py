@@ -195,6 +195,7 @@ class Replication:
             if vol_name not in group["volumes"]:
                 raise not_found("group member", vol_name)
             group["volumes"].remove(vol_name)
+            group["dirty"] = True  # the next sync tells the peer to drop the replica
             vol = self.array._volume(vol_name)
             if (vol.get("replication") or {}).get("role") == "source":
                 vol["replication"] = None
@@ -231,9 +232,13 @@ class Replication:
                 group["last_attempt"] = started
             peer = self._peer()
             try:
+                snapshots = {}
                 for vol_name in members:
                     self._send_volume(peer, name, vol_name)
-                peer.call("POST", f"/replicas/groups/{name}", json={"volumes": members})
+                    snapshots[vol_name] = self._send_snapshots(peer, name, vol_name)
+                # the peer drops replicas (and replica snapshots) no longer listed
+                peer.call("POST", f"/replicas/groups/{name}",
+                          json={"volumes": members, "snapshots": snapshots})  # fmt: skip
             except ArrayError as exc:
                 with self.array.lock:
                     group["last_error"] = f"{exc.code}: {exc.message}"
@@ -242,24 +247,44 @@ class Replication:
             with self.array.lock:
                 group["last_sync"] = started
                 group["last_error"] = None
+                group.pop("dirty", None)
                 self.array._changed()
                 return dict(group)
 
-    def _send_volume(self, peer, group, vol_name):
+    def _send_snapshots(self, peer, group, vol_name):
+        """Ship the volume's snapshots the peer does not have yet (they never change)."""
         with self.array.lock:
             vol = self.array._volume(vol_name)
-            size = vol["size_bytes"]
+            local = [
+                s for s in sorted(self.array.state["snapshots"].values(),
+                                  key=lambda s: s["created_at"])
+                if s["volume_id"] == vol["id"]
+            ]  # fmt: skip
+        have = {s["name"] for s in peer.call("GET", "/snapshots", params={"volume": vol_name})}
+        for snap in local:
+            if snap["name"] not in have:
+                self._send_volume(peer, group, snap["name"], snapshot_of=vol_name)
+        return [s["name"] for s in local]
+
+    def _send_volume(self, peer, group, vol_name, snapshot_of=None):
+        with self.array.lock:
+            if snapshot_of:
+                obj = self.array._snapshot(vol_name)
+                src = self.array.snapshot_path(obj)
+            else:
+                obj = self.array._volume(vol_name)
+                src = self.array.volume_path(obj)
+            size = obj["size_bytes"]
             fd, copy_path = tempfile.mkstemp(
                 dir=os.path.join(self.array.data_dir, "staging"), suffix=".send"
             )
             os.close(fd)
-            sparse_copy(self.array.volume_path(vol), copy_path)
+            sparse_copy(src, copy_path)
         try:
-            peer.call(
-                "PUT",
-                f"/replicas/{vol_name}",
-                json={"size_bytes": size, "group": group, "source_serial": self.array.serial},
-            )
+            begin = {"size_bytes": size, "group": group, "source_serial": self.array.serial}
+            if snapshot_of:
+                begin["snapshot_of"] = snapshot_of
+            peer.call("PUT", f"/replicas/{vol_name}", json=begin)
             with open(copy_path, "rb") as f:
                 for start, length in data_extents(copy_path):
                     f.seek(start)
@@ -288,8 +313,14 @@ class Replication:
         size = body.get("size_bytes")
         if not isinstance(size, int) or size <= 0:
             raise invalid("size_bytes must be a positive integer")
+        snapshot_of = body.get("snapshot_of")
         with self.array.lock:
-            self._check_replica_target(vol_name)
+            if snapshot_of:
+                if self.array._name_taken(vol_name):
+                    raise exists("snapshot", vol_name)
+                self.array._volume(snapshot_of)
+            else:
+                self._check_replica_target(vol_name)
             path = self._staging(vol_name)
             with open(path, "wb") as f:
                 f.truncate(size)
@@ -297,6 +328,7 @@ class Replication:
                 "size_bytes": size,
                 "group": body.get("group"),
                 "source": body.get("source_serial"),
+                "snapshot_of": snapshot_of,
             }
             self._pending[vol_name] = meta
         return {"staging": vol_name}
@@ -326,6 +358,8 @@ class Replication:
                 raise ArrayError(
                     409, "replication.no_transfer", f"no transfer open for {vol_name!r}"
                 )
+            if meta.get("snapshot_of"):
+                return self._commit_snapshot(vol_name, meta)
             self._check_replica_target(vol_name)
             vol = next(
                 (v for v in self.array.state["volumes"].values() if v["name"] == vol_name), None
@@ -350,6 +384,43 @@ class Replication:
             self.array._changed()
             return self.array.volume_view(vol)
 
+    def _commit_snapshot(self, snap_name, meta):
+        vol = self.array._volume(meta["snapshot_of"])
+        if self.array._name_taken(snap_name):
+            raise exists("snapshot", snap_name)
+        snap = {
+            "id": uuid.uuid4().hex,
+            "name": snap_name,
+            "volume_id": vol["id"],
+            "pool": vol["pool"],
+            "size_bytes": meta["size_bytes"],
+            "created_at": _now(),
+            "replica_of": meta["source"],
+        }
+        os.replace(self._staging(snap_name), self.array.snapshot_path(snap))
+        self.array.state["snapshots"][snap["id"]] = snap
+        self.array._changed()
+        return self.array.snapshot_view(snap)
+
+    def _prune(self, name, volumes, snapshots):
+        """Drop this group's replicas (and replica snapshots) the source no longer has."""
+        state = self.array.state
+        for vol in list(state["volumes"].values()):
+            rep = vol.get("replication") or {}
+            if rep.get("group") != name or rep.get("role") != "replica":
+                continue
+            snaps = [s for s in state["snapshots"].values() if s["volume_id"] == vol["id"]]
+            keep = None if vol["name"] not in volumes else set(snapshots.get(vol["name"], ()))
+            for snap in snaps:
+                if keep is None or snap["name"] not in keep:
+                    self.array._remove_file(self.array.snapshot_path(snap))
+                    del state["snapshots"][snap["id"]]
+            if keep is None:
+                LOG.info("replication %s: %s left the group at the source; removing it", name,
+                         vol["name"])  # fmt: skip
+                self.array._remove_file(self.array.volume_path(vol))
+                del state["volumes"][vol["id"]]
+
     def receive_group(self, name, body):
         with self.array.lock:
             group = self.rstate["groups"].get(name)
@@ -366,6 +437,8 @@ class Replication:
             if group["role"] != "secondary":
                 raise ArrayError(409, "replication.conflict", f"group {name!r} is primary here")
             group["volumes"] = list(body.get("volumes", []))
+            if "snapshots" in body:
+                self._prune(name, set(group["volumes"]), body["snapshots"] or {})
             group["last_sync"] = _now()
             self.array._changed()
             return dict(group)
@@ -418,7 +491,7 @@ class Replication:
                     g["name"]
                     for g in self.rstate["groups"].values()
                     if g["role"] == "primary"
-                    and g["volumes"]
+                    and (g["volumes"] or g.get("dirty"))
                     and time.time() - (g.get("last_attempt") or 0) >= g["interval_s"]
                 ]
             for name in due:

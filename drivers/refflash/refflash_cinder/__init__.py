@@ -18,5 +18,6 @@
 ``refflash_cinder.fc.RefFlashFCDriver`` in a cinder.conf backend section.
 """
 
-# The one place the version lives: pyproject.toml and the drivers' VERSION read it.
+# The one place the version lives: pyproject.toml and the drivers' VERSION read
+# it.
 __version__ = "1.1.0"

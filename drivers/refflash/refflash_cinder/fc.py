@@ -53,25 +53,34 @@ class RefFlashFCDriver(common.RefFlashBaseDriver):
     def _host_args(self, connector):
         wwpns = (connector or {}).get("wwpns")
         if not wwpns or not isinstance(wwpns, (list, tuple)):
-            LOG.error("refflash: the connector has no FC WWPNs; is the HBA online? %s",
-                      sorted(connector or {}))  # fmt: skip
+            LOG.error(
+                "refflash: the connector has no FC WWPNs; is the HBA "
+                "online? %s",
+                sorted(connector or {}),
+            )
             raise exception.InvalidConnectorException(missing="wwpns")
         out = []
         for wwpn in wwpns:
-            value = wwpn.replace(":", "").lower() if isinstance(wwpn, str) else ""
+            value = (
+                wwpn.replace(":", "").lower() if isinstance(wwpn, str) else ""
+            )
             if not WWPN_RE.match(value):
-                raise exception.InvalidConnectorException(missing=f"a valid WWPN (got {wwpn!r})")
+                raise exception.InvalidConnectorException(
+                    missing=f"a valid WWPN (got {wwpn!r})"
+                )
             out.append(value)
         return {"wwpns": out}
 
     def validate_connector(self, connector):
         self._host_args(connector)
 
-    def initialize_connection(self, volume, connector):
+    def initialize_connection(self, volume, connector, initiator_data=None):
         def build_info(host, lun):
             conn = self._call(self.client.connection, host)["fc"]
             if not conn["target_wwns"]:
-                raise exception.VolumeBackendAPIException(data=_("no FC target port is online"))
+                raise exception.VolumeBackendAPIException(
+                    data=_("no FC target port is online")
+                )
             return {
                 "driver_volume_type": "fibre_channel",
                 "data": {
@@ -84,12 +93,14 @@ class RefFlashFCDriver(common.RefFlashBaseDriver):
                 },
             }
 
-        info = self._connect(volume, connector, build_info, **self._host_args(connector))
+        info = self._connect(
+            volume, connector, build_info, **self._host_args(connector)
+        )
         fczm_utils.add_fc_zone(info)
         return info
 
     def terminate_connection(self, volume, connector, **kwargs):
-        """Unmap; when a host is left without volumes, hand its zones to the zone manager.
+        """Unmap; hand the zones of hosts left empty to the zone manager.
 
         On a force detach (no connector) that is every host the volume was
         mapped to, so their zones go too.
@@ -101,7 +112,9 @@ class RefFlashFCDriver(common.RefFlashBaseDriver):
             if fc:
                 zones[host] = fc
 
-        emptied, _shared = self._disconnect(volume, connector, before_unmap=read_zones)
+        emptied, _shared = self._disconnect(
+            volume, connector, before_unmap=read_zones
+        )
         info = {"driver_volume_type": "fibre_channel", "data": {}}
         targets, itmap = [], {}
         for host in emptied:
@@ -111,8 +124,13 @@ class RefFlashFCDriver(common.RefFlashBaseDriver):
             targets += [t for t in fc["target_wwns"] if t not in targets]
             for initiator, ports in fc["initiator_target_map"].items():
                 itmap.setdefault(initiator, [])
-                itmap[initiator] += [p for p in ports if p not in itmap[initiator]]
+                itmap[initiator] += [
+                    p for p in ports if p not in itmap[initiator]
+                ]
         if itmap:
-            info["data"] = {"target_wwn": targets, "initiator_target_map": itmap}
+            info["data"] = {
+                "target_wwn": targets,
+                "initiator_target_map": itmap,
+            }
             fczm_utils.remove_fc_zone(info)
         return info

@@ -12,7 +12,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""RefFlashISCSIDriver: the refflash array over iSCSI (real, through the array's tgtd)."""
+"""RefFlashISCSIDriver: the refflash array over (real) iSCSI, via tgtd."""
 
 from cinder.common import constants
 from cinder import exception
@@ -27,7 +27,7 @@ LOG = logging.getLogger(__name__)
 
 @interface.volumedriver
 class RefFlashISCSIDriver(common.RefFlashBaseDriver):
-    """refflash over iSCSI: one target per host, CHAP per host, a portal per controller.
+    """refflash over iSCSI: a target and CHAP per host, portal per controller.
 
     Version history:
 
@@ -43,17 +43,21 @@ class RefFlashISCSIDriver(common.RefFlashBaseDriver):
     def _host_args(self, connector):
         iqn = (connector or {}).get("initiator")
         if not iqn:
-            LOG.error("refflash: the connector has no iSCSI initiator: %s",
-                      sorted(connector or {}))  # fmt: skip
+            LOG.error(
+                "refflash: the connector has no iSCSI initiator: %s",
+                sorted(connector or {}),
+            )
             raise exception.InvalidConnectorException(missing="initiator")
         if not isinstance(iqn, str) or not common.IQN_RE.match(iqn):
-            raise exception.InvalidConnectorException(missing="a valid initiator (iqn./eui.)")
+            raise exception.InvalidConnectorException(
+                missing="a valid initiator (iqn./eui.)"
+            )
         return {"iqns": [iqn]}
 
     def validate_connector(self, connector):
         self._host_args(connector)
 
-    def initialize_connection(self, volume, connector):
+    def initialize_connection(self, volume, connector, initiator_data=None):
         chap = bool(self.configuration.use_chap_auth)
 
         def build_info(host, lun):
@@ -83,13 +87,19 @@ class RefFlashISCSIDriver(common.RefFlashBaseDriver):
                 )
             return {"driver_volume_type": "iscsi", "data": data}
 
-        return self._connect(volume, connector, build_info, chap=chap,
-                             **self._host_args(connector))  # fmt: skip
+        return self._connect(
+            volume,
+            connector,
+            build_info,
+            chap=chap,
+            **self._host_args(connector),
+        )
 
     def terminate_connection(self, volume, connector, **kwargs):
-        """Unmap unless another attachment on the same host still uses the volume.
+        """Unmap, unless another attachment on the host still uses the volume.
 
-        Returns True when the mapping stays shared (Cinder then keeps the export).
+        Returns True when the mapping stays shared (Cinder then keeps the
+        export).
         """
         _emptied, shared = self._disconnect(volume, connector)
         return shared

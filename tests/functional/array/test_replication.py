@@ -136,3 +136,35 @@ class ReplicationTest(testtools.TestCase):
         self.assertEqual((503, "replication.peer_unreachable"),
                          (r.status_code, r.json()["error"]["code"]))  # fmt: skip
         self.assertIn("peer_unreachable", a.call("GET", "/replication/groups/g2")["last_error"])
+
+    def test_snapshots_travel_and_deletes_follow_the_source(self):
+        a, b = self.a, self.b
+        for vol in ("keep", "gone"):
+            a.call("POST", "/volumes", json={"name": vol, "size_gb": 1})
+        conn, lun = a.attach("keep")
+        iscsi.write_pattern(conn, lun, INIT, 0, 64 * 1024, 0x31)
+        a.call("POST", "/snapshots", json={"name": "keep-s1", "volume": "keep"})
+        a.call("POST", "/snapshots", json={"name": "keep-s2", "volume": "keep"})
+        a.detach("keep")
+        a.call("POST", "/replication/groups", json={"name": "gs", "volumes": ["keep", "gone"],
+                                                    "interval_s": 3600})  # fmt: skip
+        a.call("POST", "/replication/groups/gs/sync")
+        names = [s["name"] for s in b.call("GET", "/snapshots", params={"volume": "keep"})]
+        self.assertEqual(["keep-s1", "keep-s2"], names)
+        self.assertEqual(200, b.api.get(b.base + "/volumes/gone").status_code)
+        # the source deletes a volume and a snapshot: the next sync drops their replicas
+        a.call("DELETE", "/volumes/gone")
+        a.call("DELETE", "/snapshots/keep-s1")
+        a.call("POST", "/replication/groups/gs/sync")
+        self.assertEqual(404, b.api.get(b.base + "/volumes/gone").status_code)
+        names = [s["name"] for s in b.call("GET", "/snapshots", params={"volume": "keep"})]
+        self.assertEqual(["keep-s2"], names)
+        # after failover the replicated snapshot is usable: a volume from it has its blocks
+        b.call("POST", "/replication/groups/gs/promote")
+        b.call("POST", "/volumes", json={"name": "from-s2", "source_snapshot": "keep-s2"})
+        conn_b, lun_b = b.attach("from-s2")
+        ok, out = iscsi.has_pattern(conn_b, lun_b, INIT, 0, 64 * 1024, 0x31)
+        self.assertTrue(ok, out)
+        # an emptied group still tells the peer (the async loop syncs it once)
+        a.call("DELETE", "/replication/groups/gs/volumes/keep")
+        self.assertTrue(a.call("GET", "/replication/groups/gs").get("dirty"))

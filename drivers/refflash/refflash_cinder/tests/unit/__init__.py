@@ -12,7 +12,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The refflash drivers' unit tests (cinder's test base, a fake REST client)."""
+"""The refflash drivers' unit tests: cinder's test base, a fake client."""
 
 # cinder's test package first: it picks eventlet or native threads (by
 # OS_CINDER_DISABLE_EVENTLET_PATCHING) before anything else picks a default,

@@ -12,7 +12,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Shared set-up of the driver's unit tests: cinder's TestCase, a fake REST client.
+"""Shared set-up of the driver's unit tests: cinder's TestCase, a fake REST
+client.
 
 The driver is built as cinder-volume builds it (a Configuration for its
 backend section), with RefFlashClient replaced by a FakeArrayClient (or a
@@ -34,14 +35,21 @@ from cinder.volume import configuration
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers.san import san
 
+from refflash_cinder import client
 from refflash_cinder import common
 from refflash_cinder.iscsi import RefFlashISCSIDriver
 from refflash_cinder.tests.unit import fake_array
 
 BACKEND = "refflash-unit"
-ISCSI_CONNECTOR = {"host": "compute-1", "initiator": "iqn.1994-05.com.example:compute-1"}
-FC_CONNECTOR = {"host": "compute-2", "wwpns": ["10000090FA0B1C2D", "10:00:00:90:fa:0b:1c:2e"],
-                "wwnns": ["20000090fa0b1c2d"]}  # fmt: skip
+ISCSI_CONNECTOR = {
+    "host": "compute-1",
+    "initiator": "iqn.1994-05.com.example:compute-1",
+}
+FC_CONNECTOR = {
+    "host": "compute-2",
+    "wwpns": ["10000090FA0B1C2D", "10:00:00:90:fa:0b:1c:2e"],
+    "wwnns": ["20000090fa0b1c2d"],
+}
 
 
 class RefFlashTestCase(test.TestCase):
@@ -53,13 +61,22 @@ class RefFlashTestCase(test.TestCase):
         self.ctx = context.get_admin_context()
         self.array = fake_array.FakeArrayClient()
         self.clients = []
+        self.arrays = {}
         self.mock_client_class = self.patch(
-            "refflash_cinder.common.RefFlashClient", side_effect=self._new_client
+            "refflash_cinder.common.RefFlashClient",
+            side_effect=self._new_client,
         )
         self.driver = self.make_driver(**self.config)
 
     def _new_client(self, url, username, password, **kwargs):
-        client = self.array if not self.clients else fake_array.FakeArrayClient(url)
+        # one fake array per address: the backend's, and a replication target's
+        if url not in self.arrays:
+            self.arrays[url] = (
+                self.array
+                if not self.arrays
+                else fake_array.FakeArrayClient(url)
+            )
+        client = self.arrays[url]
         client.url, client.username, client._password = url, username, password
         client.kwargs = kwargs
         self.clients.append(client)
@@ -75,7 +92,9 @@ class RefFlashTestCase(test.TestCase):
             "use_chap_auth": True,
             **overrides,
         }
-        conf = configuration.Configuration(common.refflash_opts, config_group=BACKEND)
+        conf = configuration.Configuration(
+            common.refflash_opts, config_group=BACKEND
+        )
         conf.append_config_values(base_driver.volume_opts)
         conf.append_config_values(san.san_opts)
         for key, value in values.items():
@@ -84,22 +103,48 @@ class RefFlashTestCase(test.TestCase):
         driver.do_setup(self.ctx)
         return driver
 
-    def volume(self, size=1, attachments=(), **updates):
+    def volume(
+        self,
+        size=1,
+        attachments=(),
+        extra_specs=None,
+        qos_specs_id=None,
+        **updates,
+    ):
         vol = fake_volume.fake_volume_obj(
-            self.ctx, id=str(uuid.uuid4()), size=size, host=f"node@{BACKEND}#pool-a",
-            **updates)  # fmt: skip
+            self.ctx,
+            id=str(uuid.uuid4()),
+            size=size,
+            host=f"node@{BACKEND}#pool-a",
+            **updates,
+        )
+        if extra_specs is not None or qos_specs_id:
+            vtype = objects.VolumeType(
+                self.ctx,
+                id=str(uuid.uuid4()),
+                name="t",
+                extra_specs=extra_specs or {},
+                qos_specs_id=qos_specs_id,
+            )
+            vol.volume_type_id, vol.volume_type = vtype.id, vtype
         vol.volume_attachment = objects.VolumeAttachmentList(
-            objects=[objects.VolumeAttachment(self.ctx, **a) for a in attachments]
+            objects=[
+                objects.VolumeAttachment(self.ctx, **a) for a in attachments
+            ]
         )
         return vol
 
     def attachments(self, volume_id, *hosts):
         return [
-            {"id": str(uuid.uuid4()), "volume_id": volume_id, "attached_host": h,
-             "attach_status": fields.VolumeAttachStatus.ATTACHED,
-             "instance_uuid": fake_constants.INSTANCE_ID}
+            {
+                "id": str(uuid.uuid4()),
+                "volume_id": volume_id,
+                "attached_host": h,
+                "attach_status": fields.VolumeAttachStatus.ATTACHED,
+                "instance_uuid": fake_constants.INSTANCE_ID,
+            }
             for h in hosts
-        ]  # fmt: skip
+        ]
 
     def array_volume(self, size=1, **updates):
         vol = self.volume(size, **updates)
@@ -107,14 +152,16 @@ class RefFlashTestCase(test.TestCase):
         return vol
 
     def snapshot(self, volume, **updates):
-        snap = fake_snapshot.fake_snapshot_obj(self.ctx, id=str(uuid.uuid4()),
-                                               volume_id=volume.id, **updates)  # fmt: skip
+        snap = fake_snapshot.fake_snapshot_obj(
+            self.ctx, id=str(uuid.uuid4()), volume_id=volume.id, **updates
+        )
         snap.volume = volume
         return snap
 
 
 def mocked(driver):
-    """Swap the driver's client for a mock (for tests about single calls)."""
-    client = mock.Mock(spec=fake_array.FakeArrayClient)
-    driver.client = driver._primary = client
-    return client
+    """Swap the driver's client for a mock of RefFlashClient."""
+    mock_client = mock.create_autospec(client.RefFlashClient, instance=True)
+    mock_client.url = "http://127.0.0.1:8780"
+    driver.client = driver._primary = mock_client
+    return mock_client

@@ -29,7 +29,9 @@ GIB = 1024**3
 
 
 class FakeArrayClient:
-    def __init__(self, url="http://127.0.0.1:8780", username="admin", password="pw"):
+    def __init__(
+        self, url="http://127.0.0.1:8780", username="admin", password="pw"
+    ):
         self.url, self.username, self._password = url, username, password
         self.lock = threading.Lock()
         self.volumes, self.snapshots, self.hosts, self.maps = {}, {}, {}, []
@@ -51,15 +53,21 @@ class FakeArrayClient:
         self._enter("login")
         return {"token": "t"}
 
-    # -- volumes ----------------------------------------------------------------
+    # -- volumes
+    # ----------------------------------------------------------------
 
     def create_volume(self, name, size_gb=None, pool=None, qos=None, **source):
         self._enter("create_volume", name)
         with self.lock:
             if name in self.volumes:
                 raise ArrayAPIError(409, "volume.exists", name)
-            self.volumes[name] = {"name": name, "size_bytes": int((size_gb or 1) * GIB),
-                                  "qos": qos or {}, "source": source, "pool": pool}  # fmt: skip
+            self.volumes[name] = {
+                "name": name,
+                "size_bytes": int((size_gb or 1) * GIB),
+                "qos": qos or {},
+                "source": source,
+                "pool": pool,
+            }
             return dict(self.volumes[name])
 
     def volume(self, name):
@@ -79,13 +87,16 @@ class FakeArrayClient:
                 raise ArrayAPIError(409, "volume.mapped", name)
             del self.volumes[name]
 
-    # -- hosts and mappings -----------------------------------------------------
+    # -- hosts and mappings
+    # -----------------------------------------------------
 
     def find_host(self, iqn=None, wwpn=None):
         self._enter("find_host", iqn, wwpn)
         with self.lock:
             for host in self.hosts.values():
-                if (iqn and iqn in host["iqns"]) or (wwpn and wwpn in host["wwpns"]):
+                if (iqn and iqn in host["iqns"]) or (
+                    wwpn and wwpn in host["wwpns"]
+                ):
                     return dict(host)
         return None
 
@@ -99,10 +110,18 @@ class FakeArrayClient:
         self._enter("create_host", name)
         with self.lock:
             for other in self.hosts.values():
-                if set(iqns) & set(other["iqns"]) or set(wwpns) & set(other["wwpns"]):
-                    raise ArrayAPIError(409, "host.initiator_in_use", other["name"])
-            self.hosts[name] = {"name": name, "iqns": list(iqns), "wwpns": list(wwpns),
-                                "chap": chap}  # fmt: skip
+                if set(iqns) & set(other["iqns"]) or set(wwpns) & set(
+                    other["wwpns"]
+                ):
+                    raise ArrayAPIError(
+                        409, "host.initiator_in_use", other["name"]
+                    )
+            self.hosts[name] = {
+                "name": name,
+                "iqns": list(iqns),
+                "wwpns": list(wwpns),
+                "chap": chap,
+            }
             return dict(self.hosts[name])
 
     def update_host(self, host_name, **changes):
@@ -121,8 +140,11 @@ class FakeArrayClient:
     def mappings(self, volume=None, host=None):
         self._enter("mappings", volume, host)
         with self.lock:
-            return [dict(m) for m in self.maps
-                    if volume in (None, m["volume"]) and host in (None, m["host"])]  # fmt: skip
+            return [
+                dict(m)
+                for m in self.maps
+                if volume in (None, m["volume"]) and host in (None, m["host"])
+            ]
 
     def map(self, volume, host):
         self._enter("map", volume, host)
@@ -135,8 +157,11 @@ class FakeArrayClient:
                 if m["volume"] == volume and m["host"] == host:
                     return dict(m)
             used = {m["lun"] for m in self.maps if m["host"] == host}
-            mapping = {"volume": volume, "host": host,
-                       "lun": next(i for i in range(1, 16384) if i not in used)}  # fmt: skip
+            mapping = {
+                "volume": volume,
+                "host": host,
+                "lun": next(i for i in range(1, 16384) if i not in used),
+            }
             self.maps.append(mapping)
             return dict(mapping)
 
@@ -154,10 +179,19 @@ class FakeArrayClient:
         h = self.hosts[host]
         return {
             "host": host,
-            "iscsi": {"target_iqn": f"iqn.2026-01.org.refflash:x.{host}",
-                      "portals": list(self.portals), "chap": h.get("chap")}
-            if h["iqns"] else None,
-            "fc": {"target_wwns": list(self.target_wwns),
-                   "initiator_target_map": {w: list(self.target_wwns) for w in h["wwpns"]}}
-            if h["wwpns"] else None,
-        }  # fmt: skip
+            "iscsi": {
+                "target_iqn": f"iqn.2026-01.org.refflash:x.{host}",
+                "portals": list(self.portals),
+                "chap": h.get("chap"),
+            }
+            if h["iqns"]
+            else None,
+            "fc": {
+                "target_wwns": list(self.target_wwns),
+                "initiator_target_map": {
+                    w: list(self.target_wwns) for w in h["wwpns"]
+                },
+            }
+            if h["wwpns"]
+            else None,
+        }
