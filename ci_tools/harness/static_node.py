@@ -59,14 +59,19 @@ class StaticNode:
                 "ListenAddress 127.0.0.1\n"
                 f"HostKey {host_key}\n"
                 f"PidFile {os.path.join(self.dir, 'sshd.pid')}\n"
-                f"AuthorizedKeysFile {keys}\n"
+                # The keys live in the work dir, which may sit under a
+                # world-writable /var/tmp: StrictModes (kept on) would refuse
+                # them as a file. sshd checks the command instead (root-owned
+                # /usr/bin/cat) and runs it as the node user, who can read them.
+                "AuthorizedKeysFile none\n"
+                f"AuthorizedKeysCommand /usr/bin/cat {keys}\n"
+                f"AuthorizedKeysCommandUser {self.user}\n"
                 f"AllowUsers {self.user}\n"
                 "PasswordAuthentication no\n"
                 "KbdInteractiveAuthentication no\n"
                 "PermitRootLogin no\n"
                 "UsePAM no\n"
-                # the work dir may live under a world-writable /tmp
-                "StrictModes no\n"
+                "StrictModes yes\n"
                 "AcceptEnv LANG LC_*\n"
                 "Subsystem sftp internal-sftp\n"
             )
