@@ -120,8 +120,19 @@ class TestRenderSettings(testtools.TestCase):
         self.assertNotIn("secrets", job["refflash-ci-tempest-base"])
         job = by_name(self.render(use_secrets=True)["zuul.d/jobs.yaml"], "job")
         self.assertEqual(
-            [{"name": "refflash_ci_array", "secret": "refflash-ci-array-credentials"}],
+            [
+                {
+                    "name": "refflash_ci_array",
+                    "secret": "refflash-ci-array-credentials",
+                    "pass-to-parent": True,
+                }
+            ],
             job["refflash-ci-tempest-base"]["secrets"],
+        )
+        # base's post-logs masks the secret's values
+        self.assertEqual(
+            ["refflash_ci_array"],
+            job["refflash-ci-tempest-base"]["vars"]["scrub_log_secrets_secret_vars"],
         )
 
     def test_write_fixes_drift(self):
