@@ -1,3 +1,17 @@
+# Copyright 2026 The refflash CI kit authors.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The refflash drivers, method by method, against real refflash array
 processes.
 
@@ -592,10 +606,8 @@ class FaultTest(DriverTestBase):
             driver.do_setup(self.ctx)
         self.assertIn("refused the credentials", str(ctx.exception))
         self.assertNotIn("not-the-password", str(ctx.exception))
-        self.api.post(
-            self.primary.url + "/api/v1/admin/unlock",
-            json={"username": "admin"},
-        )
+        # lift any login throttle of this address for the other tests
+        self.api.post(self.primary.url + "/api/v1/admin/unlock", json={})
 
 
 class ReplicationTest(DriverTestBase):
