@@ -2,18 +2,37 @@
 
 Zuul needs PostgreSQL or MySQL; SQLite is not supported. PostgreSQL refuses to
 run as root, so when we are root the cluster runs as the ``postgres`` user
-created by Debian's package, in a directory it owns.
+and group created by Debian's package (none of root's groups), in a
+directory it owns.
+
+Every connection needs a password (SCRAM-SHA-256; no ``trust`` line, local
+or TCP): any user of the machine could otherwise connect as the superuser
+and run programs as the server. The superuser's and Zuul's passwords are
+generated once per work dir and kept in 0600 files there; the server only
+ever receives SCRAM verifiers computed here, so neither password reaches
+its log, and argv never carries one (psql reads them from the environment
+and its SQL from stdin). Zuul's ``dburi`` carries its password;
+``public_uri`` is the one to print.
 """
 
+import base64
 import glob
+import hashlib
+import hmac
+import logging
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
+import time
+import urllib.parse
 
 from ci_tools.errors import ServiceError
 from ci_tools.harness.ports import free_port
 from ci_tools.harness.process import ManagedProcess
+
+LOG = logging.getLogger(__name__)
 
 
 def pg_bindir():
@@ -38,16 +57,36 @@ class PostgreSQL:
         self.process = None
         self.run_as = "postgres" if os.geteuid() == 0 else None
         self.bindir = pg_bindir()
+        self.superuser_password_file = os.path.join(self.dir, "postgres.password")
+        self.password_file = os.path.join(self.dir, "zuul.password")
 
     @property
     def dburi(self):
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        """Zuul's connection string, with its password: only for zuul.conf (0600)."""
+        password = urllib.parse.quote(self.password, safe="")
+        return f"postgresql://{self.user}:{password}@127.0.0.1:{self.port}/{self.database}"
 
-    def _run(self, *argv):
+    @property
+    def public_uri(self):
+        return f"postgresql://{self.user}:***@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def password(self):
+        return _read_or_create_password(self.password_file)
+
+    def _identity(self):
+        """subprocess arguments that drop to the postgres user and group, none of root's."""
+        if not self.run_as:
+            return {}
+        pw = pwd.getpwnam(self.run_as)
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+    def _run(self, *argv, input=None, env=None):
         try:
             return subprocess.run(
                 [os.path.join(self.bindir, argv[0]), *argv[1:]],
-                check=True, capture_output=True, text=True, user=self.run_as,
+                check=True, capture_output=True, text=True, input=input,
+                env=dict(os.environ, **(env or {})), **self._identity(),
             )  # fmt: skip
         except subprocess.CalledProcessError as exc:
             raise ServiceError(
@@ -66,8 +105,30 @@ class PostgreSQL:
                     f"{self.dir} is not reachable by the postgres user; use a work dir "
                     "whose parents are world-traversable (e.g. under /tmp or /var/tmp)"
                 )
+        owner = pwd.getpwnam(self.run_as) if self.run_as else None
+        superuser = _read_or_create_password(self.superuser_password_file)
+        _read_or_create_password(self.password_file)
+        if os.path.exists(os.path.join(self.data, "PG_VERSION")) and not _scram_only(self.data):
+            # A cluster from before password auth: set aside (nothing is
+            # deleted), and a new one is made.
+            aside = f"{self.data}.trust-{int(time.time())}"
+            os.rename(self.data, aside)
+            LOG.warning("PostgreSQL: a cluster without password auth moved to %s", aside)
         if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
-            self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8")
+            pwfile = os.path.join(self.dir, ".initdb-pw")
+            _write_private(pwfile, superuser, owner)
+            try:
+                self._run(
+                    "initdb", "-D", self.data, "--auth=scram-sha-256", "-U", "postgres",
+                    f"--pwfile={pwfile}", "-E", "UTF8",
+                )  # fmt: skip
+            finally:
+                os.unlink(pwfile)
+        # Password auth on every line, local socket included.
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write(PG_HBA)
+        if owner:
+            os.chown(os.path.join(self.data, "pg_hba.conf"), owner.pw_uid, owner.pw_gid)
 
     def _healthy(self):
         ready = subprocess.run(
@@ -85,27 +146,81 @@ class PostgreSQL:
             "-c", "fsync=off", "-c", "shared_buffers=32MB", "-c", "max_connections=100",
         ]  # fmt: skip
         self.process = ManagedProcess(
-            "postgres", argv, self.log_path, user=self.run_as, healthy=self._healthy
+            "postgres", argv, self.log_path, healthy=self._healthy, **self._identity()
         )
         self.process.start()
         self.process.wait_healthy(timeout=60)
         self._create_database()
 
-    def _create_database(self):
-        psql = [
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-            "-v", "ON_ERROR_STOP=1", "-tAc",
+    def psql(self, sql, user="postgres", password=None, database="postgres"):
+        """Run SQL (from stdin, never argv) as ``user``; return its unaligned output."""
+        if password is None:
+            password = _read_or_create_password(self.superuser_password_file)
+        argv = [
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-tA", "-f", "-",
         ]  # fmt: skip
-        exists = self._run(*psql, f"SELECT 1 FROM pg_roles WHERE rolname='{self.user}'").stdout
+        return self._run(*argv, input=sql, env={"PGPASSWORD": password}).stdout
+
+    def _create_database(self):
+        verifier = scram_verifier(self.password)
+        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname='{self.user}'")
+        verb = "ALTER" if exists.strip() else "CREATE"
+        # Only the verifier reaches the server (and its log, should this fail).
+        self.psql(f"{verb} ROLE {self.user} LOGIN PASSWORD '{verifier}'")
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname='{self.database}'")
         if not exists.strip():
-            self._run(*psql, f"CREATE ROLE {self.user} LOGIN")
-        exists = self._run(*psql, f"SELECT 1 FROM pg_database WHERE datname='{self.database}'")
-        if not exists.stdout.strip():
-            self._run(*psql, f"CREATE DATABASE {self.database} OWNER {self.user}")
+            self.psql(f"CREATE DATABASE {self.database} OWNER {self.user}")
 
     def stop(self):
         if self.process:
             self.process.stop()
+
+
+PG_HBA = """\
+# Written by ci-tools: every connection authenticates with a password (SCRAM).
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+
+def _scram_only(data_dir):
+    try:
+        with open(os.path.join(data_dir, "pg_hba.conf")) as f:
+            lines = [ln.split() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return False
+    return bool(lines) and all(ln[-1] == "scram-sha-256" for ln in lines)
+
+
+def _write_private(path, text, owner=None):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    if owner:
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def _read_or_create_password(path, owner=None):
+    if not os.path.exists(path):
+        _write_private(path, secrets.token_urlsafe(24), owner)
+    with open(path) as f:
+        return f.read().strip()
+
+
+def scram_verifier(password, salt=None, iterations=4096):
+    """The SCRAM-SHA-256 verifier PostgreSQL stores (RFC 7677), computed client-side."""
+    salt = salt or secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+
+    def b64(raw):
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 def _traversable_by(path, uid):

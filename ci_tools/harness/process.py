@@ -18,8 +18,14 @@ class ManagedProcess:
     polled by :meth:`wait_healthy`, which fails fast if the process exits.
     """
 
-    def __init__(self, name, argv, log_path, env=None, cwd=None, user=None, healthy=None):
+    def __init__(
+        self, name, argv, log_path, env=None, cwd=None, user=None, healthy=None,
+        group=None, extra_groups=None,
+    ):  # fmt: skip
         self.name = name
+        # With user: group and extra_groups too, or the process keeps root's groups.
+        self.group = group
+        self.extra_groups = extra_groups
         self.argv = list(argv)
         self.log_path = log_path
         self.env = env
@@ -52,6 +58,8 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 user=self.user,
+                group=self.group,
+                extra_groups=self.extra_groups,
                 start_new_session=True,
             )
         except OSError as exc:

@@ -90,7 +90,7 @@ class ZuulStack:
         state = {
             "web_url": self.web_url,
             "zookeeper": self.zookeeper.hosts,
-            "database": self.postgres.dburi,
+            "database": self.postgres.public_uri,
             "pids": {getattr(s, "name", type(s).__name__.lower()): _pid(s) for s in self._started},
             "logs": os.path.join(self.work_dir, "logs"),
         }

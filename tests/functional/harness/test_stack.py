@@ -104,6 +104,11 @@ class TestZuulStack(testtools.TestCase):
         logs = os.listdir(os.path.join(stack.work_dir, "logs"))
         for name in ("zookeeper", "postgres", "zuul-scheduler", "zuul-executor", "zuul-web"):
             self.assertIn(f"{name}.log", logs)
+        # Zuul reached its database with a password that no log or state file shows
+        self.assertIn(stack.postgres.password, stack.postgres.dburi)
+        for name in logs + ["../stack.json"]:
+            with open(os.path.join(stack.work_dir, "logs", name), errors="replace") as f:
+                self.assertNotIn(stack.postgres.password, f.read(), name)
 
         stack.stop()
         self.assertEqual([], sessions_alive(sessions))
