@@ -45,11 +45,27 @@ class TestPostgresForZuul(testtools.TestCase):
         env.pop("PGPASSFILE", None)
         env["PGPASSFILE"] = os.devnull
         return subprocess.run(
-            [os.path.join(self.pg.bindir, "psql"), "-h", host, "-p", str(self.pg.port), "-U", user, "-d", "zuul",
-             "-w", "-tAc", "SELECT current_user"],
-            capture_output=True, text=True, env=env,
-            user="postgres", group="postgres", extra_groups=[],
-        )  # fmt: skip
+            [
+                os.path.join(self.pg.bindir, "psql"),
+                "-h",
+                host,
+                "-p",
+                str(self.pg.port),
+                "-U",
+                user,
+                "-d",
+                "zuul",
+                "-w",
+                "-tAc",
+                "SELECT current_user",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            user="postgres",
+            group="postgres",
+            extra_groups=[],
+        )
 
     def test_password_needed_on_every_path(self):
         for user in ("postgres", "zuul"):
