@@ -108,11 +108,13 @@ if [ ! -e /etc/sudoers.d/zuul-sandbox-node ]; then
     sudo_ chmod 0440 /etc/sudoers.d/zuul-sandbox-node
 fi
 
-# 5. side venvs of individual test suites
-for extra in "$TOP"/tools/setup-*.sh; do
-    [ -e "$extra" ] || continue
-    bash "$extra"
-done
+# 5. side venvs of individual test suites (the sandbox needs none of them)
+if [ "$PROFILE" = test ]; then
+    for extra in "$TOP"/tools/setup-*.sh; do
+        [ -e "$extra" ] || continue
+        bash "$extra"
+    done
+fi
 
 # The Debian postgresql package starts a cluster on port 5432; our harness runs its own.
 log "done: $ROOT"
