@@ -45,6 +45,7 @@ class ArrayFixture:
         password=None,
         extra_args=(),
         users=None,
+        tls=None,
     ):
         self.work_dir = os.path.abspath(work_dir)
         self.data_dir = os.path.join(self.work_dir, "data")
@@ -55,13 +56,19 @@ class ArrayFixture:
         self.password = password or secrets.token_urlsafe(12)
         self.extra_args = list(extra_args)
         self.users = dict(users or {})  # name -> (role, password): more accounts
+        self.tls = tls  # (cert, key) PEM paths: the API speaks HTTPS, trusted via the cert
         self.port = None
         self.iscsi_ports = []
         self.process = None
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self):
+        """requests' ``verify`` for this array: its certificate when it has one."""
+        return self.tls[0] if self.tls else True
 
     @property
     def iscsi_portals(self):
@@ -97,6 +104,8 @@ class ArrayFixture:
             with os.fdopen(fd, "w") as f:
                 f.write(password)
             argv += ["--user", f"{user}:{role}:{path}"]
+        if self.tls:
+            argv += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         argv += self.extra_args
         endpoint = os.path.join(self.data_dir, "endpoint.json")
         if os.path.exists(endpoint):
@@ -105,7 +114,8 @@ class ArrayFixture:
         def healthy():
             if not os.path.exists(endpoint):
                 return False
-            return requests.get(f"{self.url}/api/v1/system", timeout=2).status_code == 401
+            r = requests.get(f"{self.url}/api/v1/system", timeout=2, verify=self.verify)
+            return r.status_code == 401
 
         self.process = ManagedProcess(
             f"array-{self.name}", argv, self.log_path, env=dict(os.environ), healthy=healthy
@@ -128,6 +138,7 @@ class ArrayFixture:
     def session(self, username=None, source_address=None):
         """A requests.Session logged in as the admin (or as one of ``users``)."""
         s = requests.Session()
+        s.verify = self.verify
         if source_address:
             s.mount("http://", SourceAddressAdapter(source_address))
         password = self.users[username][1] if username else self.password

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import secrets
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -560,9 +561,16 @@ def check_listen_host(host):
         )
 
 
-def make_server(service, port, host="127.0.0.1"):
+def make_server(service, port, host="127.0.0.1", tls_cert=None, tls_key=None):
+    """The API server; with ``tls_cert``/``tls_key`` (PEM files) it speaks HTTPS only."""
     check_listen_host(host)
-    return ArrayHTTPServer((host, port), make_handler(service))
+    server = ArrayHTTPServer((host, port), make_handler(service))
+    if tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(tls_cert, tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
 
 
 def audit_path(data_dir):

@@ -69,6 +69,8 @@ def add_subparser(subparsers):
         help="file holding the admin password (default: $REFFLASH_PASSWORD, else one is "
         "generated into DATA_DIR/credentials.json)",
     )
+    serve.add_argument("--tls-cert", help="PEM certificate: serve the REST API over HTTPS only")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument(
         "--user",
         action="append",
@@ -229,8 +231,10 @@ def cmd_serve(args):
         lockout_s=args.lockout_s,
     )
     service = ArrayService(array, auth, Audit(audit_path(args.data_dir)), exporter)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
     try:
-        server = make_server(service, args.port, args.host)
+        server = make_server(service, args.port, args.host, args.tls_cert, args.tls_key)
     except OSError as exc:
         raise ServiceError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     try:
@@ -244,7 +248,7 @@ def cmd_serve(args):
                 raise ServiceError(f"iSCSI export: {exc}") from exc
         service.replication.start()
         endpoint = {
-            "url": f"http://{args.host}:{args.port}",
+            "url": f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}",
             "username": creds["username"],
             "serial": array.serial,
             "iscsi_portals": [p["portal"] for p in service.iscsi_portals()],

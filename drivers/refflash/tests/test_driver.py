@@ -121,6 +121,53 @@ def make_config(group, array, **overrides):
     return conf
 
 
+def self_signed_cert(directory):
+    """A certificate for 127.0.0.1 and its key (PEM files), made here."""
+    import datetime
+    import ipaddress
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from oslo_utils import timeutils
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "refflash")])
+    now = timeutils.utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(directory, "array.pem")
+    key_path = os.path.join(directory, "array.key")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
+
+
 class DriverTestBase(unittest.TestCase):
     driver_class = RefFlashISCSIDriver
     overrides = {}
@@ -721,6 +768,58 @@ class ReplicationTest(DriverTestBase):
             [],
             "nowhere",
         )
+
+
+class TLSTest(unittest.TestCase):
+    """driver_ssl_cert_path is what the driver trusts: an HTTPS array."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="refflash-tls-")
+        cls.cert, key = self_signed_cert(cls.tmp)
+        cls.array = ArrayFixture(
+            os.path.join(cls.tmp, "array"),
+            name="tls",
+            iscsi=False,
+            tls=(cls.cert, key),
+        )
+        cls.array.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.array.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def driver(self, **tls):
+        group = f"refflash-tls-{uuid.uuid4().hex[:8]}"
+        conf = make_config(
+            group,
+            self.array,
+            refflash_api_scheme="https",
+            refflash_api_retries=0,
+            **tls,
+        )
+        return RefFlashISCSIDriver(configuration=conf, host=f"node@{group}")
+
+    @feature("TLS")
+    def test_the_configured_certificate_is_trusted_and_only_it(self):
+        ctx = cinder_context.get_admin_context()
+        driver = self.driver(
+            driver_ssl_cert_verify=True, driver_ssl_cert_path=self.cert
+        )
+        driver.do_setup(ctx)
+        driver.check_for_setup_error()
+        self.assertEqual(
+            100.0,
+            driver.get_volume_stats(True)["pools"][0]["total_capacity_gb"],
+        )
+        # the system CAs do not know this array's certificate
+        untrusting = self.driver(driver_ssl_cert_verify=True)
+        with self.assertRaises(exception.VolumeBackendAPIException) as exc:
+            untrusting.do_setup(ctx)
+        self.assertIn("SSLError", str(exc.exception))
+        # verification off: the connection is made (and the option says so)
+        self.driver(driver_ssl_cert_verify=False).do_setup(ctx)
 
 
 if __name__ == "__main__":

@@ -64,5 +64,7 @@ class ArrayCLITest(testtools.TestCase):
         self.assertEqual({"ct0": "online", "ct1": "offline"}, ctrls)
 
     def test_bad_data_dir_is_a_usage_error(self):
-        rc = main(["array", "status", "--data-dir", "/nonexistent-array-dir"])
-        self.assertEqual(2, rc)
+        # a usage error, exit 2, said by argparse before anything runs
+        with self.assertRaises(SystemExit) as ctx:
+            main(["array", "status", "--data-dir", "/nonexistent-array-dir"])
+        self.assertEqual(2, ctx.exception.code)
