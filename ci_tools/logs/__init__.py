@@ -1,0 +1,1 @@
+"""The published build logs: how long they are kept."""
