@@ -98,7 +98,56 @@ def check_zuul(web_url, tenant, timeout=10.0, max_queue=50):
         "; ".join(problems) if problems else f"running: {counts}",
         {"components": {k: len(v) for k, v in running.items()}},
     )
-    return [zuul, _check_queue(base, tenant, timeout, max_queue)]
+    return [
+        zuul,
+        _check_queue(base, tenant, timeout, max_queue),
+        check_periodic(base, tenant, timeout),
+    ]
+
+
+def periodic_failures(buildsets):
+    """The newest finished periodic buildset per (project, branch) that did not
+    succeed: a nightly canary that failed. ``buildsets`` newest first, as
+    zuul-web lists them."""
+    newest = {}
+    for bs in buildsets:
+        refs = bs.get("refs") or [bs]
+        ref = refs[0] if refs else {}
+        key = (ref.get("project"), ref.get("branch"))
+        if bs.get("result") and key not in newest:
+            newest[key] = bs
+    return [bs for bs in newest.values() if bs["result"] != "SUCCESS"]
+
+
+def check_periodic(base, tenant, timeout=10.0):
+    """``periodic``: critical when the newest nightly canary of a project and
+    branch failed, so the alert hooks reach the CI's contact."""
+    try:
+        resp = requests.get(
+            f"{base}/api/tenant/{tenant}/buildsets?pipeline=periodic&complete=true&limit=50",
+            timeout=timeout,
+        )
+        resp.raise_for_status()
+        buildsets = resp.json()
+    except (requests.RequestException, ValueError) as exc:
+        return Check("periodic", "unknown", f"periodic buildsets: {exc.__class__.__name__}")
+    if not buildsets:
+        return Check("periodic", "skipped", "no periodic canary has run yet")
+    failed = periodic_failures(buildsets)
+    if not failed:
+        return Check("periodic", "ok", "the newest canary of each branch passed")
+    lines = []
+    for bs in failed:
+        ref = (bs.get("refs") or [bs])[0]
+        url = f"{base}/t/{tenant}/buildset/{bs.get('uuid')}"
+        when = bs.get("event_timestamp") or "?"
+        lines.append(f"{ref.get('project')} {ref.get('branch')} {bs['result']} ({when}, {url})")
+    return Check(
+        "periodic",
+        "critical",
+        "periodic canary failed: " + "; ".join(lines),
+        {"failed": [bs.get("uuid") for bs in failed]},
+    )
 
 
 def _count_items(status):

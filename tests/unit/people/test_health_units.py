@@ -133,3 +133,24 @@ class TestGerritPieces(testtools.TestCase):
             ],
             got,
         )
+
+
+class TestPeriodicCanary(testtools.TestCase):
+    """A failed nightly canary is critical, so the alert hooks reach the contact."""
+
+    def bs(self, uuid, result, branch="master", project="openstack/cinder"):
+        return {"uuid": uuid, "result": result, "event_timestamp": "2026-11-23T04:00:00",
+                "refs": [{"project": project, "branch": branch}]}  # fmt: skip
+
+    def test_only_the_newest_run_of_each_branch_counts(self):
+        buildsets = [  # newest first, as zuul-web lists them
+            self.bs("a", "SUCCESS"),
+            self.bs("b", "FAILURE", "stable/2025.1"),
+            self.bs("c", "FAILURE"),  # master failed yesterday, passed today
+            self.bs("d", "SUCCESS", "stable/2025.1"),
+            self.bs("e", None, "stable/2025.2"),  # still running: not a verdict
+        ]
+        self.assertEqual(["b"], [b["uuid"] for b in health.periodic_failures(buildsets)])
+
+    def test_all_passing_is_no_failure(self):
+        self.assertEqual([], health.periodic_failures([self.bs("a", "SUCCESS")]))
