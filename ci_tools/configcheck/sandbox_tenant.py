@@ -21,6 +21,14 @@ from ci_tools.zuulconf.site import launcher_connections, load_site, sandbox_clou
 
 CONFIG_PROJECT = "ci-config"
 CINDER_PROJECTS = ("openstack/cinder", "openstack/os-brick")
+# What the Tempest jobs list in required-projects besides Cinder: constraints
+# per branch, and Tempest and its Cinder plugin so Depends-On on them works.
+REQUIRED_PROJECTS = (
+    "openstack/requirements",
+    "openstack/tempest",
+    "openstack/cinder-tempest-plugin",
+)
+ALL_PROJECTS = CINDER_PROJECTS + REQUIRED_PROJECTS
 
 
 class SandboxTenant:
@@ -57,7 +65,7 @@ class SandboxTenant:
                         self._cinder_source(): {
                             # Only our config project defines jobs; the Cinder repos'
                             # own .zuul.yaml is upstream's business.
-                            "untrusted-projects": [{p: {"include": []}} for p in CINDER_PROJECTS]
+                            "untrusted-projects": [{p: {"include": []}} for p in ALL_PROJECTS]
                         },
                     },
                 }
@@ -68,7 +76,7 @@ class SandboxTenant:
         return self.site["connections"]["gerrit"] if self.gerrit is not None else "cinder-repos"
 
     def _stage_cinder_repos(self):
-        for project in CINDER_PROJECTS:
+        for project in ALL_PROJECTS:
             path = os.path.join(self.repos, project)
             stage.stage_repo(self.repo_root, [], path)
             for branch in self.branches[1:]:
@@ -107,7 +115,7 @@ class SandboxTenant:
         self.daemon_files["clouds.yaml"] = sandbox_clouds_yaml(self.site)
         gerrit_name = self.site["connections"]["gerrit"]
         if self.gerrit is not None:
-            self.gerrit.start(CINDER_PROJECTS, self.branches)
+            self.gerrit.start(ALL_PROJECTS, self.branches)
             self.connections[gerrit_name] = self.gerrit.zuul_connection()
         else:
             self._stage_cinder_repos()

@@ -77,7 +77,7 @@ class SandboxGerrit:
             if repos.exists(project):
                 continue
             seed = os.path.join(self.work_dir, "seed", project)
-            sources.git_repo(project, seed, branches[1:])
+            sources.seed_repo(project, seed, branches[1:])
             self.emulator.add_project(project, source=seed)
 
     def zuul_connection(self):

@@ -33,7 +33,7 @@ import requests
 import yaml
 
 from ci_tools.array.fixture import ArrayFixture
-from ci_tools.configcheck.sandbox_tenant import CINDER_PROJECTS, SandboxTenant
+from ci_tools.configcheck.sandbox_tenant import ALL_PROJECTS, CINDER_PROJECTS, SandboxTenant
 from ci_tools.errors import ServiceError
 from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
@@ -155,7 +155,7 @@ class Sandbox:
             self.gerrit = SandboxGerrit(self.work_dir, ci, self.site.get("vote_label", "Verified"),
                                         rest=self.rest,
                                         full_name=self.site["display_name"])  # fmt: skip
-            self.gerrit.start(CINDER_PROJECTS, ["master", *self.site.get("stable_branches", [])])
+            self.gerrit.start(ALL_PROJECTS, ["master", *self.site.get("stable_branches", [])])
         with p.phase("array", "reference array (REST, tgtd iSCSI, emulated FC)"):
             self.array = ArrayFixture(os.path.join(self.work_dir, "array")).start()
         with p.phase("logs", "log server"):
