@@ -69,6 +69,11 @@ class TestPlantedLeaks(testtools.TestCase):
         os.symlink(self.outside, os.path.join(self.planted, "other-build.txt"))
         self.links = 3
         os.mkfifo(os.path.join(self.planted, "logs", "fifo"))
+        # and a link where the staging dir goes: the root copies must not follow it
+        self.decoy = os.path.join(self.node, "decoy")
+        os.makedirs(self.decoy)
+        os.makedirs(os.path.join(self.node, "home", "zuul-output"))
+        os.symlink(self.decoy, os.path.join(self.node, "home", "zuul-output", "logs"))
 
     def extra_vars(self, log_root=None):
         return {
@@ -129,6 +134,7 @@ class TestPlantedLeaks(testtools.TestCase):
         self.assertGreaterEqual(len(self.forms.needles), 32)
         self.assertEqual({}, survived)
         self.assertEqual([], outside + links)
+        self.assertEqual([], os.listdir(self.decoy))
         # the executor's own list of secrets stays where it was, unpublished
         self.assertTrue(os.path.exists(os.path.join(self.work_root, "scrub-secrets")))
         # what upstream reads is still there, scrubbed
