@@ -80,6 +80,15 @@ class RefFlashISCSIDriver(common.RefFlashBaseDriver):
                 "discard": True,
             }
             if chap and conn.get("chap"):
+                if conn["chap"]["secret"] == "***":
+                    # masked: the array gives CHAP secrets to admins only
+                    raise exception.VolumeBackendAPIException(
+                        data=_(
+                            "the array account %s may not read CHAP "
+                            "secrets; it needs the admin role"
+                        )
+                        % self.configuration.san_login
+                    )
                 data.update(
                     auth_method="CHAP",
                     auth_username=conn["chap"]["username"],

@@ -48,6 +48,7 @@ from refflash_cinder.iscsi import RefFlashISCSIDriver  # noqa: E402
 from refflash_cinder.tests.features import feature  # noqa: E402
 
 CONF = cfg.CONF
+STORAGE_PASSWORD = "storage-role-pw-1"
 GIB = 1024**3
 ARRAYS = {}
 
@@ -69,6 +70,8 @@ def setUpModule():
             os.path.join(ARRAYS["tmp"], name),
             name=name,
             iscsi=name == "primary",
+            # an account without the admin role, which may not read CHAP
+            users={"ops": ("storage", STORAGE_PASSWORD)},
         )
         ARRAYS[name].start()
 
@@ -537,6 +540,22 @@ class ISCSIConnectionTest(DriverTestBase):
         self.assertIn("no iSCSI portal", str(ctx.exception))
         self.assertEqual([], self.get("/hosts").json())
         self.assertEqual([], self.mapped_hosts(vol))
+
+    @feature("Failed attach undone")
+    def test_account_without_admin_role_gets_a_clear_error(self):
+        conf = make_config(
+            self.group + "-ops",
+            self.primary,
+            san_login="ops",
+            san_password=STORAGE_PASSWORD,
+        )
+        driver = self.driver_class(configuration=conf, host="node@ops")
+        driver.do_setup(self.ctx)
+        vol = self.created_volume()
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            driver.initialize_connection(vol, self.connector)
+        self.assertIn("admin role", str(ctx.exception))
+        self.assertEqual([], self.get("/hosts").json())
 
     @feature("Force detach")
     def test_force_detach_without_connector(self):

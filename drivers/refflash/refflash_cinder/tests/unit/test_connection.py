@@ -43,6 +43,22 @@ class ISCSIConnectionTestCase(base.RefFlashTestCase):
         self.assertEqual(host["chap"]["secret"], data["auth_password"])
         self.assertEqual(16, len(data["auth_password"]))
 
+    @feature("iSCSI attach", "Failed attach undone")
+    def test_masked_chap_secret_is_refused_not_passed_on(self):
+        vol = self.array_volume()
+        real = self.array.connection
+
+        def masked(host):
+            conn = real(host)
+            conn["iscsi"]["chap"] = dict(conn["iscsi"]["chap"], secret="***")
+            return conn
+
+        self.array.connection = masked
+        with self.assertRaises(exception.VolumeBackendAPIException) as ctx:
+            self.driver.initialize_connection(vol, CONNECTOR)
+        self.assertIn("admin role", str(ctx.exception))
+        self.assertEqual(({}, []), (self.array.hosts, self.array.maps))
+
     @feature("Multiattach on one host")
     def test_multiattach_detach_of_one_keeps_the_mapping_of_the_other(self):
         vol = self.array_volume()
