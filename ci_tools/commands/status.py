@@ -44,6 +44,18 @@ def add_subparser(subparsers):
         help="YAML mapping of CI account to driver (same meaning as --ci)",
     )
     parser.add_argument(
+        "--zuul-web",
+        metavar="URL",
+        help="our zuul-web: also show our nightly periodic canary's newest results",
+    )
+    parser.add_argument("--tenant", help="Zuul tenant for --zuul-web (default: site.yaml's)")
+    parser.add_argument(
+        "--ci-group",
+        default="Third-Party CI",
+        help="Gerrit group whose members are CI accounts, when no --ci is given "
+        "(default: %(default)s; '' to use the name pattern alone)",
+    )
+    parser.add_argument(
         "--ci-pattern",
         default=None,
         help="regex for CI account names when no --ci is given (default: name contains 'CI')",
@@ -113,7 +125,12 @@ def parse_cis(pairs, cis_file):
 def collect(args):
     from ci_tools.people.aggregate import aggregate
     from ci_tools.people.gerrit_rest import GerritRest
-    from ci_tools.people.source import DEFAULT_CI_PATTERN, DEFAULT_PROJECTS, ci_comments
+    from ci_tools.people.source import (
+        DEFAULT_CI_PATTERN,
+        DEFAULT_PROJECTS,
+        ci_comments,
+        group_members,
+    )
 
     now = parse_now(args.now)
     if args.days < 1:
@@ -132,6 +149,12 @@ def collect(args):
         cache_dir=args.cache_dir or None,
         cache_ttl=args.cache_ttl,
     )
+    members = None
+    if args.ci_group and not drivers:
+        members = group_members(client, args.ci_group)
+        if members is None:
+            print(f"status: group {args.ci_group!r} cannot be read; CI accounts are recognised "
+                  "by name alone", file=sys.stderr)  # fmt: skip
     comments = ci_comments(
         client,
         now,
@@ -141,6 +164,7 @@ def collect(args):
         accounts=tuple(drivers),
         pattern=args.ci_pattern or DEFAULT_CI_PATTERN,
         page_size=args.page_size,
+        members=members,
     )
     status = aggregate(comments, now, drivers=drivers, days=args.days, expected=tuple(drivers))
     return status, client
@@ -157,6 +181,17 @@ def cmd_status(args):
         "cache_hits": client.cache_hits,
         "problems": client.problems,
     }
+    periodic = None
+    if args.zuul_web:
+        from ci_tools.people.health import check_periodic
+
+        tenant = args.tenant
+        if not tenant:
+            from ci_tools.zuulconf.site import load_site
+
+            tenant = load_site(os.path.abspath("."))["tenant"]
+        periodic = check_periodic(args.zuul_web.rstrip("/"), tenant, args.timeout)
+        data["periodic"] = periodic.to_dict()
     if args.json_file:
         with open(args.json_file, "w") as f:
             json.dump(data, f, indent=2)
@@ -171,6 +206,8 @@ def cmd_status(args):
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_table(status))
+        if periodic is not None:
+            print(f"our periodic canary: {periodic.state}: {periodic.detail}")
         unparsed = sum(ci.unparsed for ci in status.cis.values())
         if unparsed:
             print(f"{unparsed} CI comments in unknown formats were counted as unparsed")

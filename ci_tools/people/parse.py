@@ -9,7 +9,13 @@ all handled here:
 - older Zuul/Jenkins CIs: ``Build succeeded.`` / ``Build failed.`` with
   ``- `` or ``* `` job lines, durations like ``in 1h 2m``;
 - a single line ``<CI name> CI: SUCCESS`` (or ``FAILURE``...), optionally with a URL;
+- Gerrit-Trigger (Jenkins) lines ``<build url> : FAILURE`` without ``- job``;
+- free-form sentences with an upper-case ``PASSED`` / ``FAILED``;
 - only a vote (``Patch Set 3: Verified-1`` and nothing we know after it).
+
+``Build succeeded.`` above a failed voting job line is a failure: the job
+lines are what the CI ran. Merge failures ("unable to be automatically
+merged") and vote-only resets (``Patch Set 3: -Verified``) are ``info``.
 
 Comments that are clearly not results (build started, merge failed) are
 ``info``; anything else from a CI account is ``unparsed``: counted, never an
@@ -30,6 +36,14 @@ NEUTRAL_RESULTS = {"SKIPPED", "CANCELED", "ABORTED"}
 
 _PATCHSET_RE = re.compile(r"^Patch Set (?P<ps>\d+):(?P<votes>[^\n]*)\n?\n?", re.IGNORECASE)
 _VOTE_RE = re.compile(r"\b(?:Verified)(?P<value>[+-]\d)\b")
+# "Patch Set 3: -Verified": a vote removed, no result.
+_VOTE_RESET_RE = re.compile(r"(?:^|\s)-Verified\b")
+# Gerrit-Trigger: "http://jenkins/job/cinder-acme-dsvm/123/ : SUCCESS", no "- job".
+_TRIGGER_LINE_RE = re.compile(
+    r"^\s*(?P<url>https?://\S+)\s+:\s+(?P<result>[A-Z][A-Z_]+)(?P<rest>[^\n]*)$", re.MULTILINE
+)
+# Free text: "Acme CI tempest run PASSED", "Build FAILED. See logs" (upper case only).
+_FREE_RE = re.compile(r"\b(?P<word>PASSED|FAILED|SUCCESSFUL)\b")
 _HEADER_RE = re.compile(
     r"^\s*(?:Experimental )?Build (?P<outcome>succeeded|failed|failure|successful)\b",
     re.IGNORECASE | re.MULTILINE,
@@ -53,7 +67,8 @@ _PLAIN_RE = re.compile(
 _INFO_RE = re.compile(
     r"^\s*(?:Build started|Starting (?:check|gate|experimental|\w+) jobs|"
     r"Merge Failed|This change depends on a change that failed to merge|"
-    r".*\bcould not merge this change|.*\bis running tests\b|Recheck (?:requested|received)|"
+    r".*\bcould not merge this change|.*\bunable to be automatically merged|"
+    r".*\bis running tests\b|Recheck (?:requested|received)|"
     # the kit's vote guard voting on the report above it (ci_tools/watchers/vote_guard.py)
     r"vote-guard:)",
     re.IGNORECASE | re.MULTILINE,
@@ -117,7 +132,28 @@ def parse_jobs(body):
                 voting="non-voting" not in rest,
             )
         )
+    if not jobs:
+        for match in _TRIGGER_LINE_RE.finditer(body):
+            url, rest = match.group("url"), match.group("rest")
+            jobs.append(
+                JobResult(
+                    name=_job_from_url(url),
+                    url=url,
+                    result=match.group("result"),
+                    duration=parse_duration(rest),
+                    voting="non-voting" not in rest,
+                )
+            )
     return tuple(jobs)
+
+
+def _job_from_url(url):
+    """Jenkins' ``.../job/<name>/<number>/``, else the URL's last named segment."""
+    found = re.search(r"/job/([^/]+)/", url)
+    if found:
+        return found.group(1)
+    parts = [p for p in url.split("/")[3:] if p and not p.isdigit()]
+    return parts[-1] if parts else url
 
 
 def _result_from_jobs(jobs):
@@ -136,10 +172,14 @@ def parse_comment(message):
         return Report(kind="unparsed")
     patchset, votes, body = _split_patchset(message)
     jobs = parse_jobs(body)
+    if _INFO_RE.search(body) and not jobs:
+        return Report("info", patchset=patchset)
     header = _HEADER_RE.search(body)
     if header:
         outcome = header.group("outcome").lower()
         result = SUCCESS if outcome.startswith("succe") else FAILURE
+        if _result_from_jobs(jobs) == FAILURE:
+            result = FAILURE  # "Build succeeded." above a failed voting job
         return Report("result", result, "zuul", jobs, patchset)
     if jobs:
         result = _result_from_jobs(jobs)
@@ -150,10 +190,14 @@ def parse_comment(message):
         word = plain.group("result").upper()
         result = SUCCESS if word in ("SUCCESS", "PASSED") else FAILURE
         return Report("result", result, "plain", jobs, patchset)
-    if _INFO_RE.search(body):
-        return Report("info", patchset=patchset)
+    free = _FREE_RE.search(body)
+    if free:
+        result = FAILURE if free.group("word") == "FAILED" else SUCCESS
+        return Report("result", result, "plain", jobs, patchset)
     vote = _VOTE_RE.search(votes)
     if vote:
         result = SUCCESS if int(vote.group("value")) > 0 else FAILURE
         return Report("result", result, "vote", jobs, patchset)
+    if _VOTE_RESET_RE.search(votes):
+        return Report("info", patchset=patchset)
     return Report("unparsed", patchset=patchset)

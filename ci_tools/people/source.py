@@ -6,18 +6,23 @@ One paged change query per project (and branch, when branches are given;
 name and username. Plain ANDed terms, no ``OR``, so the same queries work
 on upstream Gerrit and on the Gerrit emulator. A message counts as a CI
 comment when its author is a named CI account, or, with no names given,
-when the author's name or username matches ``DEFAULT_CI_PATTERN``: upstream
-asks third-party CI accounts to be named "<Company> <Product> CI".
+when the author is a member of the "Third-Party CI" group (read over REST,
+as review.opendev.org groups CI accounts) or, as a fallback for accounts
+outside it or a group that cannot be read, the author's name or username
+matches ``DEFAULT_CI_PATTERN``: upstream asks third-party CI accounts to be
+named "<Company> <Product> CI".
 """
 
 import datetime
 import re
+import urllib.parse
 
 from ci_tools.people.aggregate import CIComment
 from ci_tools.people.gerrit_rest import gerrit_datetime
 
 DEFAULT_PROJECTS = ("openstack/cinder", "openstack/os-brick")
 DEFAULT_CI_PATTERN = r"(?i)(\bCI\b|[-_]ci$)"
+DEFAULT_CI_GROUP = "Third-Party CI"
 QUERY_OPTIONS = ("MESSAGES", "DETAILED_ACCOUNTS")
 
 
@@ -38,10 +43,32 @@ def author_name(author):
     return author.get("name") or author.get("username") or f"account {author.get('_account_id')}"
 
 
-def is_ci_account(author, accounts, pattern):
+def group_members(client, group):
+    """{"ids", "usernames"} of the Gerrit group ``group``'s members, or None when
+    the group cannot be read (missing, not visible): the caller falls back to names."""
+    from ci_tools.errors import ServiceError
+
+    try:
+        members = client.get(f"groups/{urllib.parse.quote(group, safe='')}/members/")
+    except ServiceError:
+        return None
+    if not isinstance(members, list):
+        return None
+    return {
+        "ids": {m.get("_account_id") for m in members} - {None},
+        "usernames": {m.get("username") for m in members} - {None},
+    }
+
+
+def is_ci_account(author, accounts, pattern, members=None):
     names = {author.get("name"), author.get("username")} - {None}
     if accounts:
         return bool(names & set(accounts))
+    if members and (
+        author.get("_account_id") in members["ids"]
+        or author.get("username") in members["usernames"]
+    ):
+        return True
     return any(re.search(pattern, name) for name in names)
 
 
@@ -65,6 +92,7 @@ def ci_comments(
     accounts=(),
     pattern=DEFAULT_CI_PATTERN,
     page_size=100,
+    members=None,
 ):
     """Yield ``CIComment`` for each CI message in the last ``days`` days.
 
@@ -75,7 +103,7 @@ def ci_comments(
     for change in _changes(client, build_queries(projects, branches, days), page_size):
         for message in change.get("messages") or ():
             author = message.get("author") or {}
-            if not is_ci_account(author, accounts, pattern):
+            if not is_ci_account(author, accounts, pattern, members):
                 continue
             try:
                 when = gerrit_date(message["date"])

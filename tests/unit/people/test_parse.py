@@ -112,3 +112,109 @@ class TestDuration(testtools.TestCase):
 def _summary(message):
     report = parse.parse_comment(message)
     return report.kind, report.result, report.fmt
+
+
+class TestRealWorldShapes(testtools.TestCase):
+    """Comment shapes third-party CIs post on review.opendev.org."""
+
+    def test_zuul_merge_failure_is_information(self):
+        text = ("Patch Set 4:\n\nMerge Failed.\n\nThis change or one of its cross-repo "
+                "dependencies was unable to be automatically merged with the current state of "
+                "its repository. Please rebase the change and upload a new patchset.")  # fmt: skip
+        self.assertEqual("info", parse.parse_comment(text).kind)
+        bare = "Patch Set 4:\n\nThis change was unable to be automatically merged."
+        self.assertEqual("info", parse.parse_comment(bare).kind)
+
+    def test_build_succeeded_above_a_failed_voting_job_is_a_failure(self):
+        text = (
+            "Patch Set 2: Verified+1\n\nBuild succeeded.\n\n"
+            "- acme-tempest-iscsi http://logs.acme.example/12/3/ : FAILURE in 1h 02m 03s\n"
+            "- acme-tempest-fc http://logs.acme.example/12/4/ : SUCCESS in 58m 10s\n"
+        )
+        report = parse.parse_comment(text)
+        self.assertEqual(("result", "FAILURE"), (report.kind, report.result))
+        nonvoting = text.replace("FAILURE in 1h 02m 03s", "FAILURE in 1h 02m 03s (non-voting)")
+        self.assertEqual("SUCCESS", parse.parse_comment(nonvoting).result)
+
+    def test_vote_only_reset_is_information(self):
+        self.assertEqual("info", parse.parse_comment("Patch Set 7: -Verified").kind)
+        self.assertEqual("info", parse.parse_comment("Patch Set 7: -Verified\n\n").kind)
+
+    def test_free_form_passed_and_failed(self):
+        text = "Patch Set 1:\n\nAcme Storage tempest run PASSED. Logs at http://ci.acme.example/1"
+        passed = parse.parse_comment(text)
+        self.assertEqual(("result", "SUCCESS"), (passed.kind, passed.result))
+        failed = parse.parse_comment("Patch Set 1:\n\nThe job FAILED, see http://ci.acme.example/1")
+        self.assertEqual(("result", "FAILURE"), (failed.kind, failed.result))
+        # Lower-case prose is not a verdict.
+        self.assertEqual(
+            "unparsed", parse.parse_comment("Patch Set 1:\n\nthe run passed for me").kind
+        )
+
+    def test_gerrit_trigger_lines_without_a_dash(self):
+        text = (
+            "Patch Set 3: Verified-1\n\nBuild Failed\n\n"
+            "http://jenkins.acme.example/job/cinder-acme-dsvm-iscsi/4242/ : FAILURE\n"
+            "http://jenkins.acme.example/job/cinder-acme-dsvm-fc/4243/ : SUCCESS\n"
+        )
+        report = parse.parse_comment(text)
+        self.assertEqual("FAILURE", report.result)
+        self.assertEqual(["cinder-acme-dsvm-iscsi", "cinder-acme-dsvm-fc"],
+                         [j.name for j in report.jobs])  # fmt: skip
+        ok = parse.parse_comment(
+            "Patch Set 3:\n\nhttp://ci.acme.example/job/acme-tempest/9/ : SUCCESS"
+        )
+        self.assertEqual(("result", "SUCCESS"), (ok.kind, ok.result))
+
+    def test_the_kits_own_reports(self):
+        text = (
+            "Patch Set 1: Verified+1\n\nBuild succeeded (check pipeline).\n"
+            "http://z/t/a/buildset/1\n\n- acme-tempest-iscsi http://z/b/1 : SUCCESS in 42s\n"
+        )
+        ok = parse.parse_comment(text)
+        self.assertEqual("SUCCESS", ok.result)
+        text = ("Patch Set 1:\n\nBuild succeeded (check pipeline).\n\nNo Acme CI job needs "
+                "to run: this change touches only documentation.")  # fmt: skip
+        nojobs = parse.parse_comment(text)
+        self.assertEqual(("result", "SUCCESS"), (nojobs.kind, nojobs.result))
+        text = ("Patch Set 1: Verified-1\n\nvote-guard: Verified-1 for the build reported "
+                "above: test failures in acme-tempest-iscsi.")  # fmt: skip
+        guard = parse.parse_comment(text)
+        self.assertEqual("info", guard.kind)
+
+
+class TestCIAccounts(testtools.TestCase):
+    """CI accounts as review.opendev.org groups them, the name pattern as fallback."""
+
+    class Client:
+        def __init__(self, answer):
+            self.answer = answer
+            self.paths = []
+
+        def get(self, path, params=None):
+            from ci_tools.errors import ServiceError
+
+            self.paths.append(path)
+            if isinstance(self.answer, Exception):
+                raise ServiceError("404 Not found")
+            return self.answer
+
+    def test_group_members_count_whatever_their_name(self):
+        from ci_tools.people import source
+
+        client = self.Client([{"_account_id": 7, "username": "acme-storage", "name": "Acme"}])
+        members = source.group_members(client, "Third-Party CI")
+        self.assertEqual(["groups/Third-Party%20CI/members/"], client.paths)
+        acme = {"_account_id": 7, "name": "Acme", "username": "acme-storage"}
+        self.assertTrue(source.is_ci_account(acme, (), source.DEFAULT_CI_PATTERN, members))
+        self.assertFalse(source.is_ci_account(acme, (), source.DEFAULT_CI_PATTERN, None))
+        # Outside the group, a "<Company> CI" name still counts (the fallback).
+        other = {"_account_id": 8, "name": "Other Vendor CI"}
+        self.assertTrue(source.is_ci_account(other, (), source.DEFAULT_CI_PATTERN, members))
+        person = {"_account_id": 9, "name": "Jane Developer"}
+        self.assertFalse(source.is_ci_account(person, (), source.DEFAULT_CI_PATTERN, members))
+
+    def test_an_unreadable_group_falls_back_to_names(self):
+        from ci_tools.people import source
+
+        self.assertIsNone(source.group_members(self.Client(Exception()), "Third-Party CI"))
