@@ -319,7 +319,21 @@ class Probes:
             users={"ops": ("storage", "ops-password-1")},
             extra_args=["--lockout-after", "3", "--lockout-s", "60"],
         )
-        arr.start()
+        # Every tgtadm call the array makes goes through a wrapper that
+        # records its argv: what ps would show any local user.
+        bindir = os.path.join(self.work, "bin")
+        os.makedirs(bindir)
+        argv_log = os.path.join(self.work, "tgtadm-argv.log")
+        wrapper = os.path.join(bindir, "tgtadm")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {argv_log}\nexec /usr/sbin/tgtadm "$@"\n')
+        os.chmod(wrapper, stat.S_IRWXU)
+        path = os.environ["PATH"]
+        os.environ["PATH"] = f"{bindir}:{path}"
+        try:
+            arr.start()
+        finally:
+            os.environ["PATH"] = path
         self.cleanups.append(arr.stop)
         base = arr.url + "/api/v1"
         admin = arr.session()
@@ -383,6 +397,26 @@ class Probes:
                 )
                 check(r.status_code == 400, f"size {raw_size}: {r.status_code}")
             check(sorted(os.listdir(vol_dir)) == before, "files left behind")
+
+        def chap_argv():
+            chap = {"username": "p-chap", "secret": "p-chap-secret-77"}
+            admin.post(base + "/volumes", json={"name": "p-v", "size_gb": 1})
+            admin.post(
+                base + "/hosts", json={"name": "p-c", "iqns": ["iqn.2004-10.x:c"], "chap": chap}
+            )
+            r = admin.post(base + "/mappings", json={"volume": "p-v", "host": "p-c"})
+            check(r.status_code == 200, f"mapping: {r.status_code}")
+            with open(argv_log) as f:
+                calls = f.read()
+            check(chap["username"] in calls, "the CHAP account never reached tgtadm")
+            check(chap["secret"] not in calls, "the CHAP secret is on tgtadm's argv")
+
+        self.run(
+            "reference array",
+            "CHAP secret visible in ps",
+            "map a volume to a CHAP host; record every tgtadm argv",
+            chap_argv,
+        )
 
         self.run(
             "reference array",
