@@ -4,13 +4,15 @@
 
 Starts the reference array, its data-plane VM (lio.py, tcm_fc) and one FC
 host guest (:class:`ci_tools.array.fcoe_vm.Lab`, the functional test's lab),
-then ``--cycles`` times: map a new volume through the REST API (until the LUN
-is in LIO on every port), attach it with upstream os-brick's
-FibreChannelConnector in the guest, write and read ``--mib`` MiB with O_DIRECT
-in 1 MiB requests, check the array's file, detach, unmap (until LIO has
-dropped it). Prints the one-off figures (image, boot, FCoE login) and the
-median, min and max of each phase. Needs root, QEMU and mmdebstrap (bindep
-[test]); the image is the cached one.
+then ``--cycles`` times: map a new volume through the REST API (until the
+LUN is in LIO on every port, as seen from the host through the guest agent),
+attach it with upstream os-brick's FibreChannelConnector in the guest, write
+and read ``--mib`` MiB with O_DIRECT in 1 MiB requests, check the array's
+file, detach, unmap (until LIO has dropped it). Prints the one-off figures
+(image, boot, FCoE login), lio.py's own passes (apply time, and the lag from
+the API's write of state.json to LIO holding it) and the median, min and max
+of each phase. Needs root, QEMU and mmdebstrap (bindep [test]); the image is
+the cached one.
 """
 
 import argparse
@@ -81,6 +83,7 @@ def main(argv=None):
                 base + "/hosts", json={"name": "fc-host", "wwpns": [fcoe_vm.wwpn_of(HOST_MAC)]}
             )
             rows = [cycle(lab, api, base, i, args.mib) for i in range(args.cycles)]
+            passes = lab.lio_passes()[1:]  # the first pass is the agent's start
         finally:
             lab.stop()
             array.stop()
@@ -88,6 +91,10 @@ def main(argv=None):
     print(f"boot (both guests, TCG): {lab.figures['boot_s']:.1f} s")
     print(f"FCoE login (enable -> every array port an FCP target): "
           f"{lab.figures['fcoe_login_s']:.1f} s")  # fmt: skip
+    applies, lags = [p[0] for p in passes], [p[1] for p in passes]
+    print(f"lio.py passes: {len(passes)}, apply median {statistics.median(applies):.2f} s "
+          f"(max {max(applies):.2f}), API write -> LIO holds it median "
+          f"{statistics.median(lags):.2f} s (max {max(lags):.2f}; guest clock)")  # fmt: skip
     print(f"\n{args.cycles} cycles, {args.mib} MiB each")
     print(f"{'phase':<26}{'median':>9}{'min':>9}{'max':>9}")
     for key in rows[0]:

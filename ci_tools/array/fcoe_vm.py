@@ -381,9 +381,14 @@ class Guest:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            # power off without waiting for an answer that cannot come
             try:
-                self.run("sync; echo o > /proc/sysrq-trigger", timeout=5)
-            except (OSError, ServiceError):
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(2)
+                    s.connect(self.sock)
+                    req = {"id": 0, "cmd": "sync; echo o > /proc/sysrq-trigger", "timeout": 5}
+                    s.sendall((json.dumps(req) + "\n").encode())
+            except OSError:
                 pass
             try:
                 self.proc.wait(10)
@@ -578,6 +583,16 @@ class Lab:
         """How many array ports hold ``lun`` in an ACL (configfs, in the data-plane VM)."""
         out = self.dp.run("ls -d /sys/kernel/config/target/fc/*/tpgt_1/acls/*/lun_* 2>/dev/null")
         return out["out"].count(f"/lun_{lun}\n")
+
+    def lio_passes(self):
+        """(apply seconds, lag seconds) of each lio.py pass: lag runs from the
+        API's write of state.json (its mtime) to LIO holding it."""
+        out = self.dp.run("grep -o 'apply [0-9.]*s, lag [-0-9.]*s' /tmp/lio.log")["out"]
+        rows = []
+        for line in out.splitlines():
+            apply_s, lag_s = line.replace("apply ", "").replace(" lag ", "").split(",")
+            rows.append((float(apply_s.rstrip("s")), float(lag_s.rstrip("s"))))
+        return rows
 
     def attach_write_read_detach(self, connection_info, mib=8, timeout=240):
         """os-brick (upstream) in the FC host; returns its RESULT dict."""
