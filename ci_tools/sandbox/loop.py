@@ -60,8 +60,10 @@ def node_dest(root):
 class Progress:
     """Phase lines on stdout: what runs now, and how long each took."""
 
-    def __init__(self, out=print):
-        self.out = out
+    def __init__(self, out=None):
+        # Flushed: a phase that waits minutes (the report) must show when
+        # stdout is a file or a pipe (CI logs, `| tee`), not only at the end.
+        self.out = out or (lambda line: print(line, flush=True))
         self.times = {}
 
     def phase(self, name, text):
