@@ -4,8 +4,10 @@ Each host with iSCSI initiators gets one target (the model's ``export_view``):
 its mapped volumes are the LUNs, its IQNs the only initiators allowed in, its
 CHAP account the only credentials accepted. A host that has nothing mapped,
 or an initiator that is not the host's, discovers nothing and cannot log in.
-Each controller is one portal on loopback; a controller that goes down loses
-its portal, as a failed controller's ports would.
+Each controller is one portal, on loopback or, with ``netns``, on the data
+plane's bridges inside that network namespace (tgtd then runs there, so its
+SendTargets answers carry addresses the compute node reaches); a controller
+that goes down loses its portal, as a failed controller's ports would.
 
 tgtd runs with its own control port (``-C``) so it never touches a system
 tgtd, and in the server's process group so nothing outlives the server. It
@@ -31,8 +33,9 @@ class ExportError(Exception):
 class TgtExporter:
     """Runs one tgtd and keeps its targets equal to the model's view."""
 
-    def __init__(self, portals, control_port, log_path):
-        self.portals = dict(portals)  # controller -> "127.0.0.1:port"
+    def __init__(self, portals, control_port, log_path, netns=None):
+        self.portals = dict(portals)  # controller -> "address:port"
+        self.netns = netns
         self.control_port = int(control_port)
         self.log_path = log_path
         self.proc = None
@@ -58,8 +61,10 @@ class TgtExporter:
         controllers = list(self.portals)
         first = self.portals[controllers[0]]
         self._log = open(self.log_path, "ab")
+        # tgtadm reaches it through a unix socket under /run, namespace or not
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            ["tgtd", "-f", "-C", str(self.control_port), "--iscsi", f"portal={first}"],
+            [*prefix, "tgtd", "-f", "-C", str(self.control_port), "--iscsi", f"portal={first}"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -59,6 +59,17 @@ def add_subparser(subparsers):
         "or 'none' to run without tgtd",
     )
     serve.add_argument(
+        "--iscsi-netns",
+        help="run tgtd in this network namespace (the sandbox's data plane), its portals on "
+        "--iscsi-portal-ips",
+    )
+    serve.add_argument(
+        "--iscsi-portal-ips",
+        default="127.0.0.1,127.0.0.1",
+        help="the two portals' addresses, ct0,ct1 (default: loopback); with --iscsi-netns, "
+        "addresses inside that namespace",
+    )
+    serve.add_argument(
         "--tgt-control-port",
         type=types.port,
         help="tgtd's management channel number, at most 32767 (default: derived from --port)",
@@ -216,12 +227,21 @@ def cmd_serve(args):
             raise ServiceError(
                 "tgtd/tgtadm not found: install Debian's tgt or use --iscsi-ports none"
             )
+        ips = args.iscsi_portal_ips.split(",")
+        if len(ips) != 2:
+            raise UsageError("--iscsi-portal-ips: expected two addresses, one per controller")
+        for ip in ips:
+            try:
+                check_listen_host(ip)
+            except ValueError as exc:
+                raise UsageError(f"--iscsi-portal-ips {exc}") from exc
         exporter = TgtExporter(
-            {"ct0": f"127.0.0.1:{ports[0]}", "ct1": f"127.0.0.1:{ports[1]}"},
+            {"ct0": f"{ips[0]}:{ports[0]}", "ct1": f"{ips[1]}:{ports[1]}"},
             # tgtd takes at most 32767 here; ephemeral API ports span < 30000, so
             # the remainder keeps two arrays on one machine apart.
             args.tgt_control_port or 1 + args.port % 30000,
             log_path(args.data_dir),
+            netns=args.iscsi_netns,
         )
     array = Array(args.data_dir, name=args.name, pools=_pools(args.pool), exporter=exporter)
     auth = Auth(

@@ -3,12 +3,17 @@
 Phases (each printed as it starts and with its time when done):
 
 1. gerrit    the emulator with openstack/cinder and os-brick, the CI's account
-2. array     the reference array (REST API, tgtd for iSCSI, emulated FC)
+2. array     the reference array (REST API, tgtd for iSCSI, emulated FC); with
+             the compute node, tgtd's two portals sit on the data plane
+             (a network namespace, :mod:`ci_tools.harness.data_plane`)
 3. logs      an HTTP log server, so every link in a comment opens
 4. zuul      ZooKeeper, PostgreSQL, zuul-scheduler/executor/web/launcher,
              with this repo as the config project
 5. node      the static node: a private sshd on loopback, user ``zuul``
-6. tenant    the tenant loaded with zero config errors
+6. compute   the compute node: a QEMU guest with its own kernel and iSCSI
+             initiator (:mod:`ci_tools.harness.compute_node`), the second
+             static node of the protocol jobs' two-node nodesets
+7. tenant    the tenant loaded with zero config errors
 
 Then ``run_change`` pushes a change to openstack/cinder as a developer and
 ``wait_for_report`` returns the CI's comment on it. ``reconcile_forever``
@@ -35,6 +40,9 @@ import yaml
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.configcheck.sandbox_tenant import ALL_PROJECTS, CINDER_PROJECTS, SandboxTenant
 from ci_tools.errors import ServiceError
+from ci_tools.harness import node_image
+from ci_tools.harness.compute_node import CONTROLLER_ADDRESS, ComputeNode, choose_accel
+from ci_tools.harness.data_plane import DataPlane
 from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
 from ci_tools.harness.stack import ZuulStack
@@ -88,7 +96,7 @@ class _Phase:
 
 class Sandbox:
     def __init__(self, repo_root, work_dir, site=None, job_vars=None, extra_files=None,
-                 progress=None, rest=True):  # fmt: skip
+                 progress=None, rest=True, compute_node=None):  # fmt: skip
         self.repo_root = os.path.abspath(repo_root)
         self.work_dir = os.path.abspath(work_dir)
         self.site = copy.deepcopy(site or load_site(self.repo_root))
@@ -102,6 +110,16 @@ class Sandbox:
         self.tenant = None
         self.stack = None
         self.node = None
+        # The compute node (and the data plane it shares with the array's
+        # portals); CI_KIT_COMPUTE_NODE=1 boots it (off until the data-path phase
+        # has run end to end in the sandbox on a clean clone).
+        if compute_node is None:
+            compute_node = os.environ.get("CI_KIT_COMPUTE_NODE", "0") == "1"
+        self.with_compute = bool(compute_node)
+        # the jobs' nodesets ask for a compute node only when one is there
+        self.site["data_path"] = self.with_compute
+        self.data_plane = None
+        self.compute = None
         # DevStack-lite on the static node, kept warm between sandbox runs.
         self.node_dest = node_dest(kit_root())
         self.token_secret = secrets.token_hex(16)
@@ -133,8 +151,11 @@ class Sandbox:
                     "san_login": self.array.username,
                     "san_password": self.array.password,
                 },
-                **self.job_vars,
             }
+            if self.with_compute:
+                # where the compute node reaches the controller's APIs
+                variables["data_path_controller_address"] = CONTROLLER_ADDRESS
+            variables.update(self.job_vars)
             jobs.append({"job": {"name": f"{ci}-tempest-{protocol}", "vars": variables}})
         header = "# Sandbox only: the reference array started by `ci-tools sandbox up`.\n"
         return header + yaml.safe_dump(jobs, sort_keys=False)
@@ -159,7 +180,13 @@ class Sandbox:
                                         full_name=self.site["display_name"])  # fmt: skip
             self.gerrit.start(ALL_PROJECTS, ["master", *self.site.get("stable_branches", [])])
         with p.phase("array", "reference array (REST, tgtd iSCSI, emulated FC)"):
-            self.array = ArrayFixture(os.path.join(self.work_dir, "array")).start()
+            extra = []
+            if self.with_compute:
+                self.data_plane = DataPlane().up()
+                extra = ["--iscsi-netns", self.data_plane.netns,
+                         "--iscsi-portal-ips", ",".join(self.data_plane.portal_ips)]  # fmt: skip
+            self.array = ArrayFixture(os.path.join(self.work_dir, "array"),
+                                      extra_args=extra).start()  # fmt: skip
         with p.phase("logs", "log server"):
             log_root = os.path.join(self.work_dir, "published-logs")
             os.makedirs(log_root, exist_ok=True)
@@ -167,6 +194,10 @@ class Sandbox:
         self.site["log_root"] = log_root
         self.site["log_url"] = self.logserver.url
         self.site.setdefault("sandbox_node", {})["port"] = free_port()
+        if self.with_compute:
+            self.site["sandbox_node"]["compute_port"] = free_port()
+        else:
+            self.site["sandbox_node"].pop("compute_port", None)
         extra = {"zuul.d/zz-sandbox.yaml": self._sandbox_config(), **self.extra_files}
         with p.phase("zuul", "ZooKeeper, PostgreSQL and Zuul (scheduler, executor, web, launcher)"):
             tenant_dir = os.path.join(self.work_dir, "tenant")
@@ -196,11 +227,33 @@ class Sandbox:
             self.node = StaticNode(self.work_dir, [self.stack.config.ssh_key + ".pub"],
                                    port=self.site["sandbox_node"]["port"])  # fmt: skip
             self.node.start()
+        if self.with_compute:
+            self._start_compute()
         with p.phase("tenant", f"tenant {self.tenant.tenant} loads with no config errors"):
             self.stack.wait_for_tenant(self.tenant.tenant)
             errors = self.stack.config_errors(self.tenant.tenant)
             if errors:
                 raise ServiceError(f"config errors: {json.dumps(errors, indent=2)[:2000]}")
+
+    def _start_compute(self):
+        image, took = node_image.build(log=self.progress.out)
+        built = "built" if took > 60 else "cached"
+        accel = choose_accel()
+        text = f"compute node (QEMU {accel}, own kernel {image.record['kernel']}, image {built})"
+        with self.progress.phase("compute", text):
+            self.compute = ComputeNode(
+                self.work_dir, image, self.data_plane,
+                [self.stack.config.ssh_key + ".pub"], self.stack.config.ssh_key,
+                # Keystone and cinder-api of DevStack-lite on the controller
+                controller_ports=[5000, 8776],
+            )  # fmt: skip
+            self.compute.port = self.site["sandbox_node"]["compute_port"]
+            self.compute.start()
+        self.progress.out(
+            f"[sandbox] compute  {self.compute.accel} boot {self.compute.boot_seconds:.1f}s, "
+            f"image {image.build_seconds:.0f}s to build ({built}), "
+            f"data plane {', '.join(self.data_plane.portal_ips)}"
+        )
 
     def _write_state(self):
         state = {
@@ -211,6 +264,8 @@ class Sandbox:
             "zuul": self.stack.web_url,
             "logs": self.logserver.url,
             "node_port": self.node.port,
+            "compute_port": self.compute.port if self.compute else None,
+            "data_plane_netns": self.data_plane.netns if self.data_plane else None,
             "tenant": self.tenant.tenant,
         }
         with open(os.path.join(self.work_dir, STATE_FILE), "w") as f:
@@ -221,11 +276,15 @@ class Sandbox:
         for thread in self._threads:
             thread.join(timeout=30)
         errors = []
-        for part in (self.node, self.stack, self.logserver, self.array):
+        for part in (self.compute, self.node, self.stack, self.logserver, self.array,
+                     self.data_plane):  # fmt: skip
             if part is None:
                 continue
             try:
-                part.stop()
+                if part is self.data_plane:
+                    part.down()
+                else:
+                    part.stop()
             except Exception as exc:  # keep stopping the rest
                 errors.append(f"{type(part).__name__}: {exc}")
         if self.tenant is not None:
@@ -240,6 +299,7 @@ class Sandbox:
         except Exception as exc:
             errors.append(f"DevStack-lite on the node: {exc}")
         self.node = self.stack = self.logserver = self.array = self.tenant = None
+        self.compute = self.data_plane = None
         state = os.path.join(self.work_dir, STATE_FILE)
         if os.path.exists(state):
             os.unlink(state)

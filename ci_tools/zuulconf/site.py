@@ -58,7 +58,13 @@ SCHEMA = vs.Schema(
             vs.Required("host"): str,
             vs.Required("port"): vs.All(int, vs.Range(min=1, max=65535)),
             vs.Required("username"): str,
+            # set by the sandbox when it boots the compute node
+            vs.Optional("compute_port"): vs.All(int, vs.Range(min=1, max=65535)),
         },
+        # The iSCSI job gets a compute node and a data-path phase (roles/data-path).
+        # Off until that phase has passed end to end under Zuul; the sandbox
+        # turns it on with its compute node (CI_KIT_COMPUTE_NODE=1).
+        vs.Optional("data_path", default=False): bool,
         vs.Optional("use_secrets", default=False): bool,
     }
 )

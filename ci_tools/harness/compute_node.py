@@ -1,0 +1,255 @@
+"""The compute node: a QEMU guest with its own Linux kernel and iSCSI initiator.
+
+It boots the cached node image (:mod:`ci_tools.harness.node_image`) with
+KVM where KVM works and TCG otherwise (nested KVM on some hosts opens
+``/dev/kvm`` and then hangs after the decompressor: a KVM boot that prints no
+kernel line within :data:`KVM_PROBE_S` falls back to TCG, and the verdict is
+remembered for this host's kernel). Its NICs:
+
+- eth0, management: QEMU user networking, restricted (no way out), SSH
+  forwarded from 127.0.0.1:<port>, the address Zuul's static provider gives
+  the executor; the controller's API ports (Keystone, cinder-api) reach the
+  node at :data:`CONTROLLER_ADDRESS` (each connection a ``busybox nc`` to
+  127.0.0.1), the way a lab's compute node reaches its controller;
+- eth1, eth2, data: TAP devices on the two bridges of the
+  :class:`~ci_tools.harness.data_plane.DataPlane`, one per iSCSI path.
+
+The image stays untouched: each boot writes to a qcow2 overlay in the work
+dir. :meth:`ssh` runs a command on the node as its user (root through sudo).
+"""
+
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import time
+
+from ci_tools.errors import ServiceError
+from ci_tools.harness import node_image
+from ci_tools.harness.ports import free_port, wait_for_port
+
+KVM_PROBE_S = 15
+READY_MARK = "ci-node: ready"
+IQN_PREFIX = "iqn.2026-12.org.example.cinder-ci"
+CONTROLLER_ADDRESS = "10.0.2.100"
+
+
+def _accel_verdict_path():
+    return os.path.join(node_image.cache_root(), f"accel-{platform.release()}.json")
+
+
+def choose_accel(requested="auto"):
+    """``kvm``, ``tcg`` or ``probe`` (try KVM once, then remember)."""
+    if requested in ("kvm", "tcg"):
+        return requested
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    try:
+        with open(_accel_verdict_path()) as f:
+            return json.load(f)["accel"]
+    except (OSError, ValueError, KeyError):
+        return "probe"
+
+
+def _remember_accel(accel):
+    os.makedirs(node_image.cache_root(), exist_ok=True)
+    with open(_accel_verdict_path(), "w") as f:
+        json.dump({"accel": accel, "kernel": platform.release()}, f)
+
+
+class ComputeNode:
+    def __init__(self, work_dir, image, data_plane, authorized_keys, private_key,
+                 name="compute", memory_mb=1024, accel=None, user=node_image.NODE_USER,
+                 controller_ports=()):  # fmt: skip
+        self.dir = os.path.join(work_dir, f"node-{name}")
+        self.image = image
+        self.data_plane = data_plane
+        self.authorized_keys = list(authorized_keys)
+        self.private_key = private_key
+        self.name = name
+        self.memory_mb = memory_mb
+        self.requested_accel = accel or os.environ.get("CI_KIT_NODE_ACCEL", "auto")
+        self.accel = None
+        self.user = user
+        self.port = None
+        self.proc = None
+        self.boot_seconds = None
+        self.initiator = f"{IQN_PREFIX}:{name}"
+        self.controller_ports = list(controller_ports)
+
+    @property
+    def console_log(self):
+        return os.path.join(self.dir, "console.log")
+
+    @property
+    def data_addrs(self):
+        return [a.split("/")[0] for a in self.data_plane.node_addrs]
+
+    def _prepare(self):
+        os.makedirs(self.dir, exist_ok=True)
+        overlay = os.path.join(self.dir, "root.qcow2")
+        if os.path.exists(overlay):
+            os.unlink(overlay)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+             "-b", self.image.rootfs, overlay],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        seed = os.path.join(self.dir, "seed.ext4")
+        node_image.make_seed(
+            seed,
+            {
+                "NODE_NAME": self.name,
+                "NODE_DATA_ADDRS": " ".join(self.data_plane.node_addrs),
+                "NODE_INITIATOR": self.initiator,
+            },
+            [open(k).read() for k in self.authorized_keys],
+        )
+        return overlay, seed
+
+    def _argv(self, accel, overlay, seed, tap_fds):
+        argv = [
+            "qemu-system-x86_64", "-accel", accel, "-m", str(self.memory_mb), "-smp", "1",
+            "-nodefaults", "-display", "none", "-no-reboot",
+            "-kernel", self.image.kernel, "-initrd", self.image.initrd,
+            "-append", "console=ttyS0 net.ifnames=0 quiet panic=-1",
+            "-drive", f"file={overlay},format=qcow2,if=virtio,cache=unsafe",
+            "-drive", f"file={seed},format=raw,if=virtio,readonly=on",
+            "-serial", f"file:{self.console_log}",
+            "-netdev", ",".join(
+                ["user,id=mgmt,restrict=on", f"hostfwd=tcp:127.0.0.1:{self.port}-:22"]
+                + [f"guestfwd=tcp:{CONTROLLER_ADDRESS}:{p}-cmd:busybox nc 127.0.0.1 {p}"
+                   for p in self.controller_ports]
+            ),
+            "-device", "virtio-net-pci,netdev=mgmt",
+        ]  # fmt: skip
+        for i, fd in enumerate(tap_fds):
+            mac = f"52:54:00:d{i}:00:0a"
+            argv += ["-netdev", f"tap,id=data{i},fd={fd}",
+                     "-device", f"virtio-net-pci,netdev=data{i},mac={mac}"]  # fmt: skip
+        if accel == "kvm":
+            argv += ["-cpu", "host"]
+        return argv
+
+    def start(self, timeout=240):
+        """Boot and wait until sshd answers as the node user; sets ``boot_seconds``."""
+        start = time.monotonic()
+        overlay, seed = self._prepare()
+        accel = choose_accel(self.requested_accel)
+        if accel == "probe":
+            if self._boot("kvm", overlay, seed, probe=True):
+                _remember_accel("kvm")
+                accel = "kvm"
+            else:
+                _remember_accel("tcg")
+                accel = "tcg"
+                overlay, seed = self._prepare()
+        if self.proc is None:
+            self._boot(accel, overlay, seed)
+        self.accel = accel
+        self._wait_ready(start + timeout)
+        self.boot_seconds = time.monotonic() - start
+        return self
+
+    def _boot(self, accel, overlay, seed, probe=False):
+        self.port = self.port or free_port()
+        tap_fds = [self.data_plane.open_tap(i) for i in range(2)]
+        if os.path.exists(self.console_log):
+            os.unlink(self.console_log)
+        log = open(os.path.join(self.dir, "qemu.log"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                self._argv(accel, overlay, seed, tap_fds),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                pass_fds=tap_fds, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            log.close()
+            for fd in tap_fds:
+                os.close(fd)  # QEMU holds them now; the TAPs go with QEMU
+        if not probe:
+            return True
+        deadline = time.monotonic() + KVM_PROBE_S
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if os.path.exists(self.console_log) and os.path.getsize(self.console_log) > 0:
+                return True
+            time.sleep(0.5)
+        self._kill()
+        return False
+
+    def _console_tail(self, lines=15):
+        try:
+            with open(self.console_log, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no console log)"
+
+    def _wait_ready(self, deadline):
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServiceError(
+                    f"compute node {self.name}: QEMU exited with {self.proc.returncode}; "
+                    f"console:\n{self._console_tail()}"
+                )
+            if READY_MARK in self._console_tail(50) and wait_for_port(self.port, timeout=1):
+                probe = self.ssh("true", check=False, timeout=30)
+                if probe.returncode == 0:
+                    return
+            time.sleep(1)
+        self.stop()
+        raise ServiceError(
+            f"compute node {self.name} ({self.accel}) not ready in time; console:\n"
+            f"{self._console_tail()}"
+        )
+
+    def ssh_argv(self):
+        return [
+            "ssh", "-i", self.private_key, "-p", str(self.port),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
+            f"{self.user}@127.0.0.1",
+        ]  # fmt: skip
+
+    def ssh(self, command, input=None, check=True, timeout=300, sudo=False):
+        """Run ``command`` (a shell string) on the node; CompletedProcess with text."""
+        if sudo:
+            command = "sudo -n sh -c " + shlex.quote(command)
+        result = subprocess.run(
+            self.ssh_argv() + [command], input=input, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+        if check and result.returncode:
+            raise ServiceError(
+                f"on {self.name}: {command[:120]!r} exited {result.returncode}: "
+                f"{(result.stderr or result.stdout).strip()[-800:]}"
+            )
+        return result
+
+    def copy_to(self, local, remote):
+        subprocess.run(
+            ["scp", "-q", "-i", self.private_key, "-P", str(self.port),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+             local, f"{self.user}@127.0.0.1:{remote}"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(30)
+        self.proc = None
+
+    def stop(self):
+        """Power off: the node is disposable (the overlay goes with it), so no shutdown."""
+        self._kill()
