@@ -21,12 +21,11 @@ import tempfile
 
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.harness import node_image
+from ci_tools.harness.array_rest import ArrayREST
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(TOP, "drivers", "refflash"))
-from refflash_cinder.client import RefFlashClient  # noqa: E402
 
 BRICK = os.path.join(TOP, "roles", "data-path", "files", "brick_volume.py")
 
@@ -74,7 +73,7 @@ def main(argv=None):
             array = ArrayFixture(os.path.join(work, "array"), extra_args=[
                 "--iscsi-netns", plane.netns,
                 "--iscsi-portal-ips", ",".join(plane.portal_ips)]).start()  # fmt: skip
-            client = RefFlashClient(array.url, array.username, array.password)
+            client = ArrayREST(array)
             key = os.path.join(work, "id")
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
             node = ComputeNode(work, image, plane, [key + ".pub"], key).start()

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -23,12 +22,11 @@ import testtools
 
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.harness import node_image
+from ci_tools.harness.array_rest import ArrayREST
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane, leftover_namespaces
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-sys.path.insert(0, os.path.join(TOP, "drivers", "refflash"))
-from refflash_cinder.client import RefFlashClient  # noqa: E402  (no cinder import)
 
 BRICK = os.path.join(TOP, "roles", "data-path", "files", "brick_volume.py")
 MIB = 1024 * 1024
@@ -68,7 +66,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
                 os.path.join(work, "array"),
                 extra_args=["--iscsi-netns", cls.plane.netns, "--iscsi-portal-ips", portals],
             ).start()
-            cls.client = RefFlashClient(cls.array.url, cls.array.username, cls.array.password)
+            cls.client = ArrayREST(cls.array)
             key = os.path.join(work, "id_node")
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
             cls.node = ComputeNode(work, cls.image, cls.plane, [key + ".pub"], key).start()
@@ -121,7 +119,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
 
     def volume(self, name, size_gb=1):
         self.client.create_volume(name, size_gb=size_gb)
-        self.addCleanup(self.client.call, "DELETE", f"/volumes/{name}", params={"cascade": "true"})
+        self.addCleanup(self.client.delete_volume, name)
         return self.client.volume(name)
 
     def attach_info(self, volume, chap=False):
