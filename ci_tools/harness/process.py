@@ -131,12 +131,17 @@ def _signal_group(pgid, sig):
 
 
 def pid_alive(pid):
-    """True while ``pid`` exists (signal 0 checks without touching it)."""
+    """True while ``pid`` runs (signal 0 checks without touching it). A zombie
+    has exited: it only waits for its parent (a shell, a test) to reap it."""
     try:
         os.kill(pid, 0)
-        return True
     except (ProcessLookupError, TypeError):
         return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def stop_supervisor(pid, what, timeout):

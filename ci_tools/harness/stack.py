@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 
 import requests
@@ -99,11 +100,25 @@ class ZuulStack:
 
     def stop(self):
         errors = []
-        for service in reversed(self._started):
+
+        def stop_one(service):
             try:
                 service.stop()
             except Exception as exc:  # keep stopping the rest
                 errors.append(f"{service}: {exc}")
+
+        # The Zuul daemons all at once (each may take its SIGTERM grace: one
+        # after the other that was minutes on a loaded machine), then what
+        # they use: ZooKeeper and PostgreSQL.
+        daemons = [s for s in self._started if isinstance(s, ZuulService)]
+        threads = [threading.Thread(target=stop_one, args=(s,)) for s in daemons]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for service in reversed(self._started):
+            if service not in daemons:
+                stop_one(service)
         self._started = []
         # A short job dir outside the work dir (see short_job_dir) goes with the stack.
         if self.config and not self.config.job_dir.startswith(self.work_dir + os.sep):

@@ -133,7 +133,7 @@ class TestZuulStack(testtools.TestCase):
              "--connections", conns],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self.addCleanup(lambda: up.poll() is None and up.kill())
+        self.addCleanup(self._stop_services_cli, up, work)
         state_path = os.path.join(work, "stack.json")
         deadline = time.monotonic() + 180
         state = {}
@@ -153,7 +153,9 @@ class TestZuulStack(testtools.TestCase):
         status = subprocess.run([*cli, "status", "--work-dir", work],
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         self.assertEqual(0, status.returncode, status.stdout + status.stderr)
-        for name in ("zookeeper", "zuul-scheduler", "zuul-web"):
+        self.assertEqual({"zookeeper", "postgresql", "scheduler", "executor", "web", "launcher"},
+                         set(state["pids"]))  # fmt: skip
+        for name in state["pids"]:
             self.assertRegex(status.stdout, rf"{name}\s+pid \d+: running")
         self.assertIn("zuul scheduler", status.stdout)
 
@@ -163,3 +165,25 @@ class TestZuulStack(testtools.TestCase):
         self.assertEqual(0, up.wait(10))
         pids = [p for p in state["pids"].values() if p]
         self.assertEqual([], sessions_alive(set(pids)))
+
+    def _stop_services_cli(self, up, work):
+        """After a failed assertion: stop what `services up` started, by session."""
+        import json
+        import signal
+
+        if up.poll() is None:
+            up.send_signal(signal.SIGTERM)
+            try:
+                up.wait(90)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        try:
+            with open(os.path.join(work, "stack.json")) as f:
+                sessions = {p for p in json.load(f)["pids"].values() if p}
+        except (OSError, ValueError, KeyError):
+            return
+        for pid in sessions_alive(sessions):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
