@@ -67,8 +67,12 @@ cp /etc/pip.conf "$chroot_dir/etc/pip.conf" 2>/dev/null || true
 # The site's network trust (a proxy's CA in this machine's bundle, as a machine
 # at the same site would have it): the root's own bundle is rebuilt by its
 # ca-certificates package, so the host's goes beside it and the env names it.
+# ca-certificates adds /usr/local/share/ca-certificates to the root's bundle when
+# test-setup installs it, so the node's own pip (run by the jobs) trusts it too.
 site_ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
 cp "$site_ca" "$chroot_dir/etc/site-ca-bundle.crt"
+mkdir -p "$chroot_dir/usr/local/share/ca-certificates"
+cp "$site_ca" "$chroot_dir/usr/local/share/ca-certificates/site-ca-bundle.crt"
 # A root is not a booted system: packages must not start their services here.
 printf '#!/bin/sh\nexit 101\n' > "$chroot_dir/usr/sbin/policy-rc.d"
 chmod 0755 "$chroot_dir/usr/sbin/policy-rc.d"
