@@ -584,6 +584,9 @@ class Lab:
         out = self.dp.run("ls -d /sys/kernel/config/target/fc/*/tpgt_1/acls/*/lun_* 2>/dev/null")
         return out["out"].count(f"/lun_{lun}\n")
 
+    def lio_log(self, lines=12):
+        return self.dp.run(f"tail -n {lines} /tmp/lio.log")["out"]
+
     def lio_passes(self):
         """(apply seconds, lag seconds) of each lio.py pass: lag runs from the
         API's write of state.json (its mtime) to LIO holding it."""

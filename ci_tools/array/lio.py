@@ -33,6 +33,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -42,7 +43,6 @@ LOG = logging.getLogger("lio")
 # Locally administered unicast prefix of the array's data-plane NICs.
 MAC_PREFIX = "52:4a:93"
 FCOE_SYSFS = "/sys/bus/fcoe"
-FC_HOST_SYSFS = "/sys/class/fc_host"
 NET_SYSFS = "/sys/class/net"
 TPG_TAG = 1
 
@@ -174,7 +174,7 @@ class FcoePorts:
 
     def create(self, dev, mtu=9000):
         """Bring the NIC up and create a disabled VN2VN controller on it."""
-        os.system(f"ip link set {dev} mtu {mtu} up")  # noqa: S605 - fixed names from sysfs
+        subprocess.run(["ip", "link", "set", dev, "mtu", str(mtu), "up"], check=True)
         ctlr = self._ctlr(dev)
         if ctlr is None:
             _write(os.path.join(FCOE_SYSFS, "ctlr_create"), dev)
@@ -188,13 +188,6 @@ class FcoePorts:
         if ctlr and _read(os.path.join(ctlr, "enabled")) != want:
             _write(os.path.join(ctlr, "enabled"), want)
             LOG.info("fcoe %s on %s: enabled=%s", os.path.basename(ctlr), dev, want)
-
-    @staticmethod
-    def fc_host_of(wwpn):
-        for h in sorted(os.listdir(FC_HOST_SYSFS)):
-            if _read(os.path.join(FC_HOST_SYSFS, h, "port_name")).lower() == "0x" + wwpn:
-                return os.path.join(FC_HOST_SYSFS, h)
-        return None
 
 
 def so_name(vol_id):

@@ -18,6 +18,7 @@ import time
 
 import os_brick
 import testtools
+import testtools.content
 
 from ci_tools.array import fcoe_vm
 from ci_tools.array.fixture import ArrayFixture
@@ -94,7 +95,11 @@ class FCoETest(testtools.TestCase):
         t1 = time.monotonic()
         r = self.api.delete(self.base + "/mappings", params={"volume": "fcvol", "host": "fc-host"})
         self.assertEqual(200, r.status_code, r.text)
-        fcoe_vm.wait_for(lambda: lab.mapped_in_lio(lun) == 0, 10, "the LUN gone from LIO")
+        try:
+            fcoe_vm.wait_for(lambda: lab.mapped_in_lio(lun) == 0, 10, "the LUN gone from LIO")
+        except Exception:
+            self.addDetail("lio.log", testtools.content.text_content(lab.lio_log(40)))
+            raise
         lab.figures["unmap_from_lio_s"] = time.monotonic() - t1
         lab.figures.update({
             "attach_s": result["attach_s"], "detach_s": result["detach_s"],
@@ -126,3 +131,22 @@ class FCoETest(testtools.TestCase):
         self.assertEqual({"FCP Initiator"}, set(seen.values()))
         targets = lab.host.run(f"ls /sys/class/scsi_host/{outsider}/device/")["out"]
         self.assertNotIn("target", targets)
+
+    def test_ports_of_an_offline_controller_leave_the_fabric_and_come_back(self):
+        lab = self.lab
+        host_name = lab.fc_host_of(HOST_WWPN)
+        ct1 = {p["wwpn"] for p in lab.ports if p["controller"] == "ct1"}
+
+        def online_targets():
+            return {w for h, w, roles, st in fcoe_vm.remote_ports(lab.host)
+                    if h == host_name and "FCP Target" in roles and st == "Online"}  # fmt: skip
+
+        admin = self.array.url + "/api/v1/admin/controllers/ct1"
+        r = self.api.post(admin, json={"state": "offline"})
+        self.assertEqual(200, r.status_code, r.text)
+        self.addCleanup(self.api.post, admin, json={"state": "online"})
+        fcoe_vm.wait_for(lambda: not (online_targets() & ct1), 60, "ct1's ports to leave")
+        self.assertEqual({p["wwpn"] for p in lab.ports} - ct1, online_targets())
+        r = self.api.post(admin, json={"state": "online"})
+        self.assertEqual(200, r.status_code, r.text)
+        fcoe_vm.wait_for(lambda: online_targets() >= ct1, 90, "ct1's ports to log in again")
