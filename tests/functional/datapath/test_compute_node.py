@@ -237,7 +237,12 @@ class ComputeNodeDataPathTest(testtools.TestCase):
             # I/O goes on over the other path; the dead one fails after
             # replacement_timeout (5 s in the image)
             self.assertTrue(self.exists_on_node(marks["written"], 180), "I/O stopped")
-            self.assertIn("faulty", [p[2] for p in self.paths()], self.paths())
+            # and multipathd marks the dead path (its checker may see it after
+            # the write went through on the live one)
+            deadline = time.monotonic() + 60
+            while "faulty" not in [p[2] for p in self.paths()]:
+                self.assertLess(time.monotonic(), deadline, f"no faulty path: {self.paths()}")
+                time.sleep(2)
         finally:
             self.plane.set_path(1, up=True)
         deadline = time.monotonic() + 120
