@@ -65,18 +65,20 @@ def _prepare_work_dir(work_dir, node_dest):
                 "choose another --work-dir"
             )
     state_path = os.path.join(work_dir, "sandbox.json")
+    pid = netns = None
     if os.path.exists(state_path):
         try:
             with open(state_path) as f:
-                pid = json.load(f).get("pid")
+                state = json.load(f)
+            pid, netns = state.get("pid"), state.get("data_plane_netns")
         except (OSError, ValueError):
-            pid = None
+            pass
         if pid and pid_alive(pid):
             raise UsageError(f"a sandbox runs in {work_dir} (pid {pid}): `ci-tools sandbox down`")
     if reaper.sessions_of(work_dir) or os.path.exists(state_path):
         print(f"[sandbox] an earlier sandbox in {work_dir} did not stop; stopping what it left",
               flush=True)  # fmt: skip
-    left = reaper.reap(work_dir, node_dest)
+    left = reaper.reap(work_dir, node_dest, netns=netns)
     if left:
         raise ServiceError("cannot stop an earlier sandbox's processes: " + "; ".join(left))
     if os.path.isdir(work_dir):
@@ -178,9 +180,10 @@ def cmd_down(args):
 
     work_dir = os.path.abspath(args.work_dir)
     state_path = os.path.join(work_dir, "sandbox.json")
-    pid = None
+    pid = netns = None
     if os.path.exists(state_path):
-        pid = _state(work_dir).get("pid")
+        state = _state(work_dir)
+        pid, netns = state.get("pid"), state.get("data_plane_netns")
     sessions = reaper.sessions_of(work_dir)
     if not (pid and pid_alive(pid)) and not sessions:
         if os.path.exists(state_path):
@@ -196,7 +199,7 @@ def cmd_down(args):
             print(f"{exc}; killing it and its parts", flush=True)
     else:
         print(f"sandbox process {pid or '?'} is gone; stopping the parts it left", flush=True)
-    left = reaper.reap(work_dir, node_dest(kit_root()), supervisor=pid)
+    left = reaper.reap(work_dir, node_dest(kit_root()), supervisor=pid, netns=netns)
     if os.path.exists(state_path):
         os.unlink(state_path)
     if left:

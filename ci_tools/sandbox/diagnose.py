@@ -44,11 +44,12 @@ def _message(block, before):
     msg = result.get("msg") or ""
     stderr = (result.get("stderr") or "").strip()
     if msg in ("", "non-zero return code"):
-        # A command's own words say more than Ansible's summary.
-        if stderr:
-            msg = f"{stderr.splitlines()[-1]} (rc {result.get('rc')})"
-        elif before:
-            msg = f"{before[-1]} (rc {result.get('rc')})"
+        # A command's own words say more than Ansible's summary: its last
+        # error line (pip ends with a "note:" after the ERROR that matters).
+        lines = stderr.splitlines() if stderr else before
+        errors = [line for line in lines if re.match(r"\s*(ERROR|Error|error|fatal)\b", line)]
+        if errors or lines:
+            msg = f"{(errors or lines)[-1].strip()} (rc {result.get('rc')})"
     if not isinstance(msg, str):
         msg = json.dumps(msg)
     return " ".join(msg.split())[:400] or "(no message)"

@@ -101,12 +101,15 @@ def stop_devstack(dest, timeout=60):
     return processes_with(conf)
 
 
-def reap(work_dir, node_dest=None, supervisor=None, grace=10.0):
-    """Stop everything of the sandbox in ``work_dir``; return what is still alive
-    as ``["<pid> <command>", ...]`` (empty when all is stopped)."""
+def reap(work_dir, node_dest=None, supervisor=None, grace=10.0, netns=None):
+    """Stop everything of the sandbox in ``work_dir`` (and delete its data-plane
+    network namespace ``netns``); return what is still alive as
+    ``["<pid> <command>", ...]`` (empty when all is stopped)."""
     if supervisor:
         _signal([supervisor], signal.SIGKILL)
     left = stop_sessions(sessions_of(work_dir), grace)
+    if netns and os.path.exists(f"/run/netns/{netns}"):
+        subprocess.run(["ip", "netns", "delete", netns], capture_output=True)
     if node_dest:
         left += stop_devstack(node_dest)
     return [f"{pid} {_describe(pid)}" for pid in left]

@@ -52,6 +52,23 @@ class TestFailedTasks(testtools.TestCase):
         self.assertEqual("cannot change to 'src': No such file or directory (rc 128)",
                          failure.message)  # fmt: skip
 
+    def test_the_error_line_not_the_closing_note(self):
+        ts = "2026-12-04 20:06:14.728147"
+        out = "\n".join([
+            f"{ts} | PRE-RUN START: [trusted : l/ci-config/playbooks/tempest/pre.yaml@master]",
+            f"{ts} | TASK [devstack-lite : Install cinder]",
+            f"{ts} | controller |       ERROR: No matching distribution found for pbr>=6.1.1",
+            f"{ts} | controller | note: This error originates from a subprocess.",
+            f"{ts} | controller | ERROR",
+            f"{ts} | controller | {{",
+            f'{ts} | controller |   "msg": "non-zero return code",',
+            f'{ts} | controller |   "rc": 1',
+            f"{ts} | controller | }}",
+        ])  # fmt: skip
+        (failure,) = diagnose.failed_tasks(out)
+        self.assertEqual("ERROR: No matching distribution found for pbr>=6.1.1 (rc 1)",
+                         failure.message)  # fmt: skip
+
     def test_empty_output(self):
         self.assertEqual([], diagnose.failed_tasks(""))
 
