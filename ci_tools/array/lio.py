@@ -294,6 +294,12 @@ def run(state_path, interval=0.2, once=False):
             t0 = time.monotonic()
             want = desired(state, ports, volumes_dir)
             try:
+                # a port going down leaves the fabric before its ACLs go (so
+                # no ACL removal waits on live sessions); one coming up gets
+                # its ACLs before it logs in
+                for p in ports:
+                    if p["state"] != "online":
+                        fcoe.set_enabled(macs[p["mac"]], False)
                 grown = lio.apply(want)
                 for p in ports:
                     fcoe.set_enabled(macs[p["mac"]], p["state"] == "online")
