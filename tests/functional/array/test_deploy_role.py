@@ -37,8 +37,18 @@ class DeployRoleTest(testtools.TestCase):
         with open(os.path.join(TOP, "tempest-config", "iscsi", "backend.yaml")) as f:
             backend = yaml.safe_load(f)
         self.password = "deploy-pw-" + os.urandom(6).hex()
+        # The driver as a Zuul checkout has it: tracked files only. The
+        # working tree may hold build output (tox installs the driver, which
+        # writes refflash_cinder.egg-info beside it), which no node receives.
+        src = os.path.join(self.work, "src")
+        os.makedirs(src)
+        files = subprocess.run(["git", "ls-files", "-z", "."], cwd=DRIVER, check=True,
+                               capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "--null", "-T", "-", "-cf", os.path.join(self.work, "d.tar")],
+                       cwd=DRIVER, input=files, check=True)  # fmt: skip
+        subprocess.run(["tar", "-xf", os.path.join(self.work, "d.tar"), "-C", src], check=True)
         self.vars = {
-            "deploy_cinder_driver_src": DRIVER,
+            "deploy_cinder_driver_src": src,
             "deploy_cinder_driver_dest": os.path.join(self.work, "node", "refflash"),
             "deploy_cinder_driver_venv": self.venv,
             "deploy_cinder_driver_pip_extra_args": "--no-deps",
