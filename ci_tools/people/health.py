@@ -130,7 +130,7 @@ def check_periodic(base, tenant, timeout=10.0):
         resp.raise_for_status()
         buildsets = resp.json()
     except (requests.RequestException, ValueError) as exc:
-        return Check("periodic", "unknown", f"periodic buildsets: {exc.__class__.__name__}")
+        return Check("periodic", "unknown", f"periodic buildsets: {exc}")
     if not buildsets:
         return Check("periodic", "skipped", "no periodic canary has run yet")
     failed = periodic_failures(buildsets)

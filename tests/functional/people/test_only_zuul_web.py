@@ -1,9 +1,10 @@
-"""TEST-ONLY zuul-web stand-in: the two read-only endpoints ``ci-tools health`` uses.
+"""TEST-ONLY zuul-web stand-in: the read-only endpoints ``ci-tools health`` uses.
 
 Shapes as Zuul 14's zuul-web answers them: ``/api/components`` maps a
 component kind to ``[{hostname, state, version}]`` (a stopped component is
 absent), ``/api/tenant/<t>/status`` has ``pipelines[].change_queues[].heads``
-and the tenant's event queue lengths. The real stack is exercised in
+and the tenant's event queue lengths; ``/api/tenant/<t>/buildsets`` answers ``[]``
+as Zuul does before any periodic canary ran. The real stack is exercised in
 test_health.py's real-Zuul test; this one makes the states cheap to flip.
 """
 
@@ -32,6 +33,8 @@ class TestOnlyZuulWeb:
                     body = server.components
                 elif self.path == f"/api/tenant/{server.tenant}/status":
                     body = server.status()
+                elif self.path.startswith(f"/api/tenant/{server.tenant}/buildsets"):
+                    body = []  # as Zuul answers when no build matches (no canary ran yet)
                 else:
                     self.send_error(404)
                     return
