@@ -96,7 +96,7 @@ class _Phase:
 
 class Sandbox:
     def __init__(self, repo_root, work_dir, site=None, job_vars=None, extra_files=None,
-                 progress=None, rest=True, compute_node=None):  # fmt: skip
+                 progress=None, rest=True, compute_node=False):  # fmt: skip
         self.repo_root = os.path.abspath(repo_root)
         self.work_dir = os.path.abspath(work_dir)
         self.site = copy.deepcopy(site or load_site(self.repo_root))
@@ -111,10 +111,8 @@ class Sandbox:
         self.stack = None
         self.node = None
         # The compute node (and the data plane it shares with the array's
-        # portals); CI_KIT_COMPUTE_NODE=1 boots it (off until the data-path phase
-        # has run end to end in the sandbox on a clean clone).
-        if compute_node is None:
-            compute_node = os.environ.get("CI_KIT_COMPUTE_NODE", "0") == "1"
+        # portals): `sandbox up` boots it unless --no-compute-node; tests that
+        # do not exercise the data path leave it off (a TCG boot costs CPU).
         self.with_compute = bool(compute_node)
         # the jobs' nodesets ask for a compute node only when one is there
         self.site["data_path"] = self.with_compute

@@ -62,8 +62,8 @@ SCHEMA = vs.Schema(
             vs.Optional("compute_port"): vs.All(int, vs.Range(min=1, max=65535)),
         },
         # The iSCSI job gets a compute node and a data-path phase (roles/data-path).
-        # Off until that phase has passed end to end under Zuul; the sandbox
-        # turns it on with its compute node (CI_KIT_COMPUTE_NODE=1).
+        # Off by default: a lab turns it on once its launcher gives compute
+        # nodes; the sandbox turns it on with its own (`sandbox up`).
         vs.Optional("data_path", default=False): bool,
         vs.Optional("use_secrets", default=False): bool,
     }

@@ -3,7 +3,9 @@
 A change pushed to the Gerrit emulator; Zuul runs refflash-ci-tempest-iscsi
 and -fc with this repo's playbooks on the static node: DevStack-lite with
 cinder installed from the change's tree, the refflash driver on the
-reference array, Tempest, log collection and scrubbing, array cleanup.
+reference array, Tempest, log collection and scrubbing, array cleanup. The
+iSCSI job also gets the compute node (a QEMU guest with its own kernel) and
+its data-path phase: os-brick attaches volumes through the kernel initiator.
 Tempest runs a subset here (SANDBOX_REGEX) so the suite fits the CI budget;
 the whole volume suite is exercised by tests/functional/devstack.
 """
@@ -37,13 +39,31 @@ API = "cinder/volume/api.py"
 # it cannot start, a code defect of the change, not of the CI.
 NO_API_CLASS = "\n\n# Sandbox: a change that keeps Cinder from starting.\ndel API\n"
 
+ISCSI_CONNECTOR = "os_brick/initiator/connectors/iscsi.py"
+# An os-brick change that breaks every iSCSI attach: only the data path (the
+# compute node's os-brick, from the change's tree) can catch it.
+BROKEN_ATTACH = """
+
+# Sandbox: a change that breaks the iSCSI attach on purpose.
+def _sandbox_broken_connect_volume(self, connection_properties):
+    raise exception.BrickException("sandbox: connect_volume broken on purpose")
+
+
+ISCSIConnector.connect_volume = _sandbox_broken_connect_volume
+"""
+DATA_PATH_LINE = re.compile(
+    rf"{CI}-tempest-iscsi: data path \(compute node's kernel initiator, os-brick\): "
+    r"(?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
+)
+
 
 class TestFullRun(SandboxCase):
     quick = False
+    compute_node = True
     job_vars = {"run_tempest_regex": SANDBOX_REGEX}
 
-    def _cinder_file(self, path):
-        seed = os.path.join(self.sandbox.gerrit.work_dir, "seed", "openstack/cinder")
+    def _cinder_file(self, path, project="openstack/cinder"):
+        seed = os.path.join(self.sandbox.gerrit.work_dir, "seed", project)
         with open(os.path.join(seed, path)) as f:
             return f.read()
 
@@ -65,12 +85,19 @@ class TestFullRun(SandboxCase):
         lines = job_lines(message)
         self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
         self.assertEqual({"SUCCESS"}, {line["result"] for line in lines.values()}, message)
+        # The comment says the data path ran, and every data-path test passed.
+        found = DATA_PATH_LINE.search(message)
+        self.assertIsNotNone(found, message)
+        self.assertEqual(found["passed"], found["total"], message)
+        self.assertIn("test_attach_write_read_detach", found["tests"])
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
             html = requests.get(base + "controller/tempest-output/testr_results.html", timeout=10)
             self.assertEqual(200, html.status_code, base)
             self.assertIn("test_volumes_get", html.text)
+            if build["job_name"].endswith("-iscsi"):
+                self.assertIn("data_path.test_attach_write_read_detach", html.text)
             conf = requests.get(base + "controller/cinder/cinder.conf.d/backends.conf", timeout=10)
             self.assertEqual(200, conf.status_code, base)
             self.assertIn("volume_driver = refflash_cinder", conf.text)
@@ -128,4 +155,21 @@ class TestFullRun(SandboxCase):
         for job in lines:
             self.assertRegex(message, rf"{job}: {defect}")
         # The target branch without the change started on the same node: the change's fault.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
+
+    def test_os_brick_change_breaking_iscsi_attach_fails_the_data_path(self):
+        text = self._cinder_file(ISCSI_CONNECTOR, "openstack/os-brick") + BROKEN_ATTACH
+        change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
+                                                "Sandbox: break the iSCSI attach",
+                                                project="openstack/os-brick")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        # Tempest's API tests never attach here: the data path alone fails the job,
+        # and names its tests; the FC job has no data path on this machine.
+        self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
+        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
+        self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
+        self.assertIn("data_path.test_attach_write_read_detach", message)
+        self.assertIsNone(DATA_PATH_LINE.search(message), message)
+        # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)

@@ -38,6 +38,7 @@ class SandboxCase(testtools.TestCase):
 
     nodeless = False
     quick = True  # swap the Tempest job's playbooks for quick_jobs'
+    compute_node = False  # the QEMU compute node and the iSCSI job's data path
     job_vars = {}
     site_changes = {}
 
@@ -59,7 +60,8 @@ class SandboxCase(testtools.TestCase):
             extra = {}
         cls.lines = []
         cls.sandbox = Sandbox(REPO, cls.work, site=site, extra_files=extra, job_vars=cls.job_vars,
-                              progress=Progress(cls.lines.append))  # fmt: skip
+                              progress=Progress(cls.lines.append),
+                              compute_node=cls.compute_node)  # fmt: skip
         try:
             cls.sandbox.up()
         except BaseException:
