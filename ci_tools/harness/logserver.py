@@ -1,7 +1,9 @@
 """A static HTTP server on loopback for published build logs.
 
 Production sites serve their log root with Apache or nginx; the sandbox
-only needs the links Zuul reports to open, so the stdlib server does.
+only needs the links Zuul reports to open, so the stdlib server does. Like
+a production log server it allows any origin to read (CORS): zuul-web's
+build page fetches zuul-manifest.json and the files from the browser.
 """
 
 import functools
@@ -12,6 +14,10 @@ import threading
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep test output readable
         pass
+
+    def end_headers(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
 
 
 class LogServer:

@@ -106,6 +106,7 @@ class TestScrubLogs(testtools.TestCase):
             f'RESP BODY: {{"token": {{"id": "{s["other_token"]}"}}}}\n'
             "INFO cinder.api.openstack.wsgi GET /v3/volumes returned with HTTP 200\n",
         )
+        self.write(os.path.join(logs, "mysql.log"), "mariadbd: ready for connections.\n")
         self.write(
             os.path.join(logs, "keystone.log.gz"),
             f"keystone bootstrap --bootstrap-password {s['service_password']}\n",
@@ -178,13 +179,17 @@ class TestScrubLogs(testtools.TestCase):
             "cinder/cinder.conf",
             "cinder/cinder.conf.d/backends.conf",
             "keystone.conf",
-            "logs/c-vol.log",
-            "logs/c-api.log",
-            "logs/keystone.log.gz",
+            "logs/screen-c-vol.txt",
+            "logs/screen-c-api.txt",
+            "logs/screen-keystone.txt.gz",
+            "logs/mysql.log",
             "tempest-output/tempest-console.txt",
             "audit.log",
         ):
             self.assertIn(host + rel, files)
+        # the OpenStack services' logs carry DevStack's names, and only those
+        for rel in ("logs/c-vol.log", "logs/c-api.log", "logs/keystone.log.gz"):
+            self.assertNotIn(host + rel, files)
         # planted links are not collected, whatever they point to
         self.assertNotIn(host + "logs/c-api.log.1", files)
         self.assertFalse(any("c-sch" in rel for rel in files), sorted(files))
@@ -201,10 +206,10 @@ class TestScrubLogs(testtools.TestCase):
         backends = files[host + "cinder/cinder.conf.d/backends.conf"].decode()
         self.assertIn("san_password = ***", backends)
         self.assertIn("san_ip = 127.0.0.1", backends)
-        cvol = files[host + "logs/c-vol.log"].decode()
+        cvol = files[host + "logs/screen-c-vol.txt"].decode()
         self.assertIn("'auth_password': '***'", cvol)
         self.assertIn("Volume vol-1 created successfully.", cvol)
-        self.assertIn("X-Auth-Token: ***", files[host + "logs/c-api.log"].decode())
+        self.assertIn("X-Auth-Token: ***", files[host + "logs/screen-c-api.txt"].decode())
         self.assertIn(
             "tempest.api.volume.test_volumes_get [2.1s] ... ok",
             files[host + "tempest-output/tempest-console.txt"].decode(),

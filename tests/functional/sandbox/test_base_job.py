@@ -3,10 +3,14 @@
 Proves the parts every CI run depends on, on the real executor (bubblewrap,
 Zuul's Ansible): the launcher hands out the static node, base's pre-run
 pushes the repos onto it, the job runs, post-run collects and scrubs logs
-and publishes them, and the log URL Zuul records opens.
+and publishes them, and the log URL Zuul records opens. The published tree
+is what upstream's base job leaves: zuul-info/ (the inventory Zuul wrote,
+each node's facts) and zuul-manifest.json, which zuul-web's build page
+browses through the build's Zuul Manifest artifact.
 """
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +19,7 @@ import time
 
 import requests
 import testtools
+import yaml
 
 from ci_tools.configcheck.sandbox_tenant import SandboxTenant
 from ci_tools.harness.logserver import LogServer
@@ -132,6 +137,65 @@ class TestBaseJobOnStaticNode(testtools.TestCase):
         self.assertIn("tested: Change under smoke test", output.text)
         # the secret the job printed never reaches the published log
         self.assertNotIn("hunter2", output.text)
+        # the job's and the node's header, as upstream's emit-job-header prints them
+        self.assertIn("Job: sandbox-smoke", output.text)
+        self.assertIn("Inventory Hostname: controller", output.text)
+        self.assertPublishedLikeUpstream(stack, tenant.tenant, build, log_url)
+
+    def assertPublishedLikeUpstream(self, stack, tenant, build, log_url):
+        """zuul-info/ and zuul-manifest.json, as a reviewer opens them from the build page."""
+        inventory = requests.get(log_url + "zuul-info/inventory.yaml", timeout=10)
+        self.assertEqual(200, inventory.status_code, log_url)
+        inventory = yaml.safe_load(inventory.text)
+        self.assertEqual(["controller"], list(inventory["all"]["hosts"]))
+        self.assertEqual("sandbox-smoke", inventory["all"]["vars"]["zuul"]["job"])
+        facts = requests.get(log_url + "zuul-info/host-info.controller.yaml", timeout=10)
+        self.assertEqual(200, facts.status_code, log_url)
+        facts = yaml.safe_load(facts.text)
+        for fact in ("ansible_distribution", "ansible_kernel", "ansible_processor_vcpus",
+                     "ansible_memtotal_mb", "ansible_all_ipv4_addresses"):  # fmt: skip
+            self.assertTrue(facts.get(fact), fact)
+        node = requests.get(log_url + "zuul-info/zuul-info.controller.txt", timeout=10)
+        self.assertIn("$ ip address show", node.text)
+        self.assertIn("127.0.0.1", node.text)
+
+        # zuul-web finds the manifest through the build's artifact, as upstream's
+        (artifact,) = [a for a in build["artifacts"] if a["name"] == "Zuul Manifest"]
+        self.assertEqual(log_url + "zuul-manifest.json", artifact["url"])
+        self.assertEqual({"type": "zuul_manifest"}, artifact["metadata"])
+        # and fetches it from the browser, across origins
+        manifest = requests.get(artifact["url"], headers={"Origin": stack.web_url}, timeout=10)
+        self.assertEqual(200, manifest.status_code, artifact["url"])
+        self.assertEqual("*", manifest.headers.get("Access-Control-Allow-Origin"))
+        manifest = json.loads(manifest.text)
+        self.assertEqual(["tree", "index_links"], list(manifest))
+        self.assertIs(False, manifest["index_links"])
+        listed = {}
+
+        def walk(entries, prefix):
+            for entry in entries:
+                if entry["mimetype"] == "application/directory":
+                    self.assertEqual(["name", "mimetype", "encoding", "children"], list(entry))
+                    walk(entry["children"], prefix + entry["name"] + "/")
+                else:
+                    self.assertEqual(
+                        ["name", "mimetype", "encoding", "last_modified", "size"], list(entry)
+                    )
+                    listed[prefix + entry["name"]] = entry
+
+        walk(manifest["tree"], "")
+        for rel in (
+            "job-output.txt",
+            "zuul-info/inventory.yaml",
+            "zuul-info/host-info.controller.yaml",
+            "zuul-info/zuul-info.controller.txt",
+        ):
+            self.assertIn(rel, listed)
+        # every file it lists opens at its place under the log URL, at its size
+        for rel in ("zuul-info/inventory.yaml", "zuul-info/host-info.controller.yaml"):
+            got = requests.get(log_url + rel, timeout=10)
+            self.assertEqual(listed[rel]["size"], len(got.content), rel)
+        self.assertEqual("text/plain", listed["job-output.txt"]["mimetype"])
 
     def _wait_for_build(self, stack, tenant, job, timeout):
         deadline = time.monotonic() + timeout

@@ -6,14 +6,19 @@ cinder installed from the change's tree, the refflash driver on the
 reference array, Tempest, log collection and scrubbing, array cleanup. The
 iSCSI job also gets the compute node (a QEMU guest with its own kernel) and
 its data-path phase: os-brick attaches volumes through the kernel initiator.
+The published logs are laid out as a Cinder reviewer knows them from
+DevStack jobs (zuul-info/, screen-*.txt, pip-freeze/, zuul-manifest.json),
+and a stable/2025.1 change installs with 2025.1's upper-constraints.
 Tempest runs a subset here (SANDBOX_REGEX) so the suite fits the CI budget;
 the whole volume suite is exercised by tests/functional/devstack.
 """
 
+import json
 import os
 import re
 
 import requests
+import yaml
 
 from ci_tools.watchers import vote_guard, zuul_web
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
@@ -32,6 +37,16 @@ def _sandbox_broken_create_raw_volume(self, *args, **kwargs):
 
 CreateVolumeFromSpecTask._create_raw_volume = _sandbox_broken_create_raw_volume
 """
+
+
+# The services DevStack-lite runs, under the names DevStack's logs give them.
+SCREEN_LOGS = ("keystone", "g-api", "c-api", "c-sch", "c-vol", "c-bak")
+# openstack/requirements' pins (sandbox-data/openstack-requirements/<series>/),
+# as pip freeze prints them.
+PINS = {
+    "master": ("os-brick==7.1.0", "oslo.config==10.7.0", "python-openstackclient==10.2.1"),
+    "stable/2025.1": ("os-brick==6.11.1", "oslo.config==9.7.2", "python-openstackclient==7.5.0"),
+}
 
 
 API = "cinder/volume/api.py"
@@ -115,8 +130,59 @@ class TestFullRun(SandboxCase):
             self.assertRegex(conf.text, re.compile(r"^connection = \*+$", re.M))
             for secret in self._node_secrets():
                 self.assertNotIn(secret, conf.text)
+            self.assertLaidOutForReviewers(build, "master")
         # Voting is off here; zuul-web's records of this run would earn the +1.
         self.assertEqual(1, vote_guard.decide(self._buildset(change)).value)
+
+    def assertLaidOutForReviewers(self, build, branch):
+        """What a Cinder reviewer opens, where DevStack jobs put it, browsable from zuul-web."""
+        base = build["log_url"]
+        for service in SCREEN_LOGS:
+            log = requests.get(f"{base}controller/logs/screen-{service}.txt", timeout=10)
+            self.assertEqual(200, log.status_code, f"{base} screen-{service}.txt")
+            self.assertTrue(log.text, service)
+        old_name = requests.get(base + "controller/logs/c-vol.log", timeout=10)
+        self.assertEqual(404, old_name.status_code)
+        inventory = yaml.safe_load(requests.get(base + "zuul-info/inventory.yaml", timeout=10).text)
+        self.assertEqual(branch, inventory["all"]["vars"]["zuul"]["branch"])
+        facts = requests.get(base + "zuul-info/host-info.controller.yaml", timeout=10)
+        self.assertIn("ansible_distribution:", facts.text)
+        freeze = requests.get(base + "controller/pip-freeze/devstack-venv.txt", timeout=10)
+        self.assertEqual(200, freeze.status_code, base)
+        installed = set(freeze.text.split())
+        for pinned in PINS[branch]:
+            self.assertIn(pinned, installed, f"{branch}: {freeze.url}")
+        (artifact,) = [a for a in build["artifacts"] if a["name"] == "Zuul Manifest"]
+        self.assertEqual(base + "zuul-manifest.json", artifact["url"])
+        manifest = json.loads(requests.get(artifact["url"], timeout=10).text)
+        listed = set()
+
+        def walk(entries, prefix):
+            for entry in entries:
+                if "children" in entry:
+                    walk(entry["children"], prefix + entry["name"] + "/")
+                else:
+                    listed.add(prefix + entry["name"])
+
+        walk(manifest["tree"], "")
+        for rel in ("zuul-info/inventory.yaml", "zuul-info/host-info.controller.yaml",
+                    "controller/logs/screen-c-vol.txt", "controller/testr_results.html",
+                    "controller/pip-freeze/devstack-venv.txt", "job-output.txt"):  # fmt: skip
+            self.assertIn(rel, listed)
+
+    def test_stable_change_installs_its_branchs_constraints(self):
+        # A new module, not a docs change: every job runs for it.
+        change, _, _ = self.sandbox.push_change(
+            {"cinder/sandbox_stable.py": "# Sandbox: a harmless change on a stable branch.\n"},
+            "Sandbox: harmless stable/2025.1 change", branch="stable/2025.1",
+        )  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3600)["message"]
+        lines = job_lines(message)
+        self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
+        self.assertEqual({"SUCCESS"}, {line["result"] for line in lines.values()}, message)
+        for build in self._builds(change):
+            self.assertEqual("stable/2025.1", build["ref"]["branch"])
+            self.assertLaidOutForReviewers(build, "stable/2025.1")
 
     def _node_secrets(self):
         with open(os.path.join(self.sandbox.node_dest, "secrets.txt")) as f:

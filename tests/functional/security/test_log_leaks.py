@@ -11,6 +11,7 @@ scrubber the way zuul.d/jobs.yaml passes it: a variable named in
 ``scrub_log_secrets_secret_vars``.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -135,6 +136,22 @@ class TestPlantedLeaks(testtools.TestCase):
         self.assertEqual({}, survived)
         self.assertEqual([], outside + links)
         self.assertEqual([], os.listdir(self.decoy))
+        # zuul-web's index of the tree is published with it, written after the
+        # scrub: it names only what was published (the survivors check above read it too)
+        manifest = json.loads(view["zuul-manifest.json"])
+        listed = set()
+
+        def walk(entries, prefix):
+            for entry in entries:
+                if "children" in entry:
+                    walk(entry["children"], prefix + entry["name"] + "/")
+                else:
+                    listed.add(prefix + entry["name"])
+
+        walk(manifest["tree"], "")
+        published = {os.path.relpath(os.path.join(d, n), build_dir)
+                     for d, _, names in os.walk(build_dir) for n in names}  # fmt: skip
+        self.assertEqual(published - {"zuul-manifest.json"}, listed)
         # the executor's own list of secrets stays where it was, unpublished
         self.assertTrue(os.path.exists(os.path.join(self.work_root, "scrub-secrets")))
         # what upstream reads is still there, scrubbed
