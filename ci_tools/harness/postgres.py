@@ -100,10 +100,13 @@ class PostgreSQL:
             for path in (self.dir, self.socket_dir):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
             # postgres must be able to traverse down to its directory
-            if not os.access(self.dir, os.X_OK) or not _traversable_by(self.dir, pw.pw_uid):
+            if not os.access(self.dir, os.X_OK) or not _traversable_by(
+                self.dir, pw.pw_uid, pw.pw_gid
+            ):
                 raise ServiceError(
                     f"{self.dir} is not reachable by the postgres user; use a work dir "
-                    "whose parents are world-traversable (e.g. under /tmp or /var/tmp)"
+                    "whose parents it may traverse (world, or group postgres, as "
+                    "ci_tools.harness.workdir makes them)"
                 )
         owner = pwd.getpwnam(self.run_as) if self.run_as else None
         superuser = _read_or_create_password(self.superuser_password_file)
@@ -223,15 +226,22 @@ def scram_verifier(password, salt=None, iterations=4096):
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
-def _traversable_by(path, uid):
-    """Whether every parent of ``path`` lets ``uid`` (not root) pass through."""
+def _traversable_by(path, uid, gid):
+    """Whether every parent of ``path`` lets ``uid`` with the one group ``gid``
+    (the server runs with no other group) pass through."""
     path = os.path.abspath(path)
     parts = path.split(os.sep)
     for i in range(2, len(parts)):
         parent = os.sep.join(parts[:i]) or os.sep
         st = os.stat(parent)
         if st.st_uid == uid:
-            continue
+            if st.st_mode & 0o100:
+                continue
+            return False
+        if st.st_gid == gid:
+            if st.st_mode & 0o010:
+                continue
+            return False
         if not st.st_mode & 0o001:
             return False
     return True

@@ -9,6 +9,7 @@ host key, authorized keys and pid file in the work dir.
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 
@@ -45,12 +46,7 @@ class StaticNode:
             subprocess.run(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key], check=True
             )
-        keys = os.path.join(self.dir, "authorized_keys")
-        with open(keys, "w") as out:
-            for path in self.authorized_keys:
-                with open(path) as f:
-                    out.write(f.read().strip() + "\n")
-        os.chmod(keys, 0o644)
+        key = authorized_key_line(self.authorized_keys)
         self.port = self.port or free_port()
         cfg = os.path.join(self.dir, "sshd_config")
         with open(cfg, "w") as f:
@@ -59,12 +55,14 @@ class StaticNode:
                 "ListenAddress 127.0.0.1\n"
                 f"HostKey {host_key}\n"
                 f"PidFile {os.path.join(self.dir, 'sshd.pid')}\n"
-                # The keys live in the work dir, which may sit under a
-                # world-writable /var/tmp: StrictModes (kept on) would refuse
-                # them as a file. sshd checks the command instead (root-owned
-                # /usr/bin/cat) and runs it as the node user, who can read them.
+                # The executor's public key is on the command line itself:
+                # no key file the node user must read in the work dir (which
+                # it cannot enter: harness/workdir.py), nothing StrictModes
+                # (kept on) would refuse, nothing another user could swap.
+                # sshd checks the command (root-owned /usr/bin/echo) and runs
+                # it as the node user.
                 "AuthorizedKeysFile none\n"
-                f"AuthorizedKeysCommand /usr/bin/cat {keys}\n"
+                f"AuthorizedKeysCommand /usr/bin/echo {key}\n"
                 f"AuthorizedKeysCommandUser {self.user}\n"
                 f"AllowUsers {self.user}\n"
                 "PasswordAuthentication no\n"
@@ -94,6 +92,22 @@ class StaticNode:
     def stop(self):
         if self.process:
             self.process.stop()
+
+
+_KEY_TYPE = re.compile(r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-\S+@openssh\.com)$")
+_KEY_BLOB = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+def authorized_key_line(paths):
+    """``type base64`` of the one public key in ``paths``, safe on an sshd
+    command line (no comment: sshd would expand a ``%`` in it)."""
+    if len(paths) != 1:
+        raise ServiceError(f"the static node takes one authorized key, got {len(paths)}")
+    with open(paths[0]) as f:
+        fields = f.read().split()
+    if len(fields) < 2 or not _KEY_TYPE.match(fields[0]) or not _KEY_BLOB.match(fields[1]):
+        raise ServiceError(f"{paths[0]} is not an OpenSSH public key")
+    return f"{fields[0]} {fields[1]}"
 
 
 def have_sshd():

@@ -47,6 +47,7 @@ from ci_tools.harness.logserver import LogServer
 from ci_tools.harness.ports import free_port
 from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
+from ci_tools.harness.workdir import private_work_dir
 from ci_tools.harness.zuul_daemons import kit_root
 from ci_tools.people.gerrit_rest import GerritRest
 from ci_tools.sandbox import reaper
@@ -159,8 +160,9 @@ class Sandbox:
         return header + yaml.safe_dump(jobs, sort_keys=False)
 
     def up(self):
-        os.makedirs(self.work_dir, exist_ok=True)
-        os.chmod(self.work_dir, 0o711)
+        # Only this user, and PostgreSQL's server passing through to its
+        # cluster dir, may enter: root:postgres 0710 (harness/workdir.py).
+        private_work_dir(self.work_dir)
         try:
             self._up()
         except BaseException:

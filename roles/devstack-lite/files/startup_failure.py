@@ -5,10 +5,18 @@ Reads the services' logs after a failed start and prints one JSON object:
 ``{"change": true, "service": "c-api", "error": "ImportError: ...",
 "file": "cinder/volume/api.py"}`` when a service's last traceback is a code
 defect (SyntaxError, ImportError, NameError, AttributeError, TypeError, ...)
-raised through the source tree Zuul prepared for the change; otherwise
-``{"change": false, ...}`` with the newest traceback found. Connection refused, a full
-disk or a database that does not answer are the node's trouble and stay
-infrastructure failures: their exceptions are not code defects.
+raised through the source tree Zuul prepared for the change, or any
+exception raised by that tree's own code (its innermost frame is in the
+tree: a ``raise RuntimeError("INFRASTRUCTURE FAILURE ...")`` in the change
+is the change's, whatever it says); otherwise ``{"change": false, ...}``
+with the newest traceback found. Connection refused, a full disk or a
+database that does not answer, raised by a library below Cinder, are the
+node's trouble and stay infrastructure failures.
+
+"change": true is only a suspect: playbooks/tempest/pre.yaml then starts
+Cinder from the target branch without the change on the same node, and
+blames the change only if that start succeeds (a broken library release
+fails both, and is infrastructure).
 
 A warm node keeps its logs between runs, so ``--mark`` records each log's
 size before the services start (``LOG_DIR/.run-start.json``) and only what
@@ -118,8 +126,9 @@ def classify(log_dir, src_dirs):
         frames, error = tb
         kind = _ERROR.match(error)["type"]
         ours = [f for f in frames if any(os.path.realpath(f).startswith(s) for s in src_dirs)]
+        raised_by_tree = bool(ours) and ours[-1] == frames[-1]
         found = {
-            "change": kind in CODE_DEFECTS and bool(ours),
+            "change": bool(ours) and (kind in CODE_DEFECTS or raised_by_tree),
             "service": service,
             # oslo's "Class X cannot be found ([traceback lines])": the first part says it
             "error": error.split(" (['Traceback", 1)[0][:300],

@@ -5,8 +5,10 @@ part within 30 s, and a new `up` in the same work dir starts from clean state.
 
 import json
 import os
+import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -14,6 +16,7 @@ import time
 
 import testtools
 
+from ci_tools.harness import workdir
 from ci_tools.harness.zuul_daemons import zuul_venv
 from ci_tools.sandbox import reaper
 
@@ -99,8 +102,26 @@ class TestLifecycle(testtools.TestCase):
         self.assertIn("everything stopped", output)
         self.assert_nothing_left()
 
+    def assert_closed_to_other_users(self):
+        """While up: only root, and PostgreSQL's server passing through, may enter."""
+        mode, gid = workdir.expected_mode()
+        st = os.lstat(self.work)
+        self.assertEqual((os.geteuid(), mode), (st.st_uid, stat.S_IMODE(st.st_mode)),
+                         workdir.describe(self.work))  # fmt: skip
+        if gid is not None:
+            self.assertEqual(gid, st.st_gid, workdir.describe(self.work))
+        # The node user logs in through the sandbox's sshd, yet cannot list or
+        # enter the work dir (its sshd config, Zuul's keys, the array's password).
+        node = pwd.getpwnam("zuul")
+        for argv in (["ls", self.work], ["cat", os.path.join(self.work, "sandbox.json")]):
+            seen = subprocess.run(argv, capture_output=True, text=True, user=node.pw_uid,
+                                  group=node.pw_gid, extra_groups=[])  # fmt: skip
+            self.assertNotEqual(0, seen.returncode, seen.stdout)
+            self.assertIn("Permission denied", seen.stderr)
+
     def test_up_refuses_a_running_sandbox_and_foreign_dirs(self):
         proc, _ = self.start_up("running.log")
+        self.assert_closed_to_other_users()
         up = self.cli("up", "--no-change", "--once", timeout=60)
         self.assertEqual(2, up.returncode)
         self.assertIn(f"a sandbox runs in {self.work} (pid {proc.pid})", up.stderr)
@@ -113,3 +134,15 @@ class TestLifecycle(testtools.TestCase):
         up = self.cli("up", "--no-change", "--once", timeout=60)
         self.assertEqual(2, up.returncode)
         self.assertIn("is not a directory of this user", up.stderr)
+        self.assertEqual(65534, os.lstat(self.work).st_uid)  # refused, left alone
+
+        # A link where the work dir should be: refused, its target untouched.
+        target = tempfile.mkdtemp(prefix="lifecycle-target-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, target, True)
+        shutil.rmtree(self.work)
+        os.symlink(target, self.work)
+        self.addCleanup(lambda: os.path.islink(self.work) and os.unlink(self.work))
+        up = self.cli("up", "--no-change", "--once", timeout=60)
+        self.assertEqual(2, up.returncode)
+        self.assertIn("is not a directory of this user", up.stderr)
+        self.assertEqual(0o700, stat.S_IMODE(os.stat(target).st_mode))

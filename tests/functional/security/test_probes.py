@@ -1,7 +1,8 @@
 """Issue 16's probes, tried as an attacker would, in one table: probe, tried, held.
 
 Each probe attacks a real part: the log scrubber Ansible runs (the whole
-post-run is driven in test_log_leaks), the harness's PostgreSQL, the Gerrit
+post-run is driven in test_log_leaks), the sandbox's work dir and its
+node's sshd as other local users, the harness's PostgreSQL, the Gerrit
 emulator and the reference array as processes on loopback, and the vote
 guard's decision on zuul-web build records. The test fails if any probe
 does not hold, and prints the table either way (doc/security.rst shows it).
@@ -13,6 +14,7 @@ import base64
 import http.client
 import importlib.util
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -25,8 +27,11 @@ import testtools
 from testtools.content import text_content
 
 from ci_tools.array.fixture import ArrayFixture, SourceAddressAdapter
+from ci_tools.errors import UsageError
 from ci_tools.gerrit.fixture import GerritEmulator
+from ci_tools.harness import workdir
 from ci_tools.harness.postgres import PostgreSQL
+from ci_tools.harness.static_node import StaticNode
 from ci_tools.watchers import vote_guard
 from tests import leak_forms
 
@@ -80,7 +85,10 @@ class Probes:
             fn()
 
     def all(self):
+        # The work dir as the sandbox makes its own (root:postgres 0710).
+        workdir.private_work_dir(self.work)
         self.logs()
+        self.host()
         self.postgres()
         self.gerrit()
         self.array()
@@ -148,11 +156,75 @@ class Probes:
             binary_fails,
         )
 
+    # -- the host that runs the sandbox ---------------------------------------------
+
+    def host(self):
+        def as_user(name, argv):
+            pw = pwd.getpwnam(name)
+            return subprocess.run(argv, capture_output=True, text=True, user=pw.pw_uid,
+                                  group=pw.pw_gid, extra_groups=[])  # fmt: skip
+
+        def closed_dir():
+            mode, gid = workdir.expected_mode()
+            st = os.lstat(self.work)
+            check(st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == mode
+                  and gid in (None, st.st_gid), workdir.describe(self.work))  # fmt: skip
+            for user in ("zuul", "nobody"):
+                check(as_user(user, ["ls", self.work]).returncode != 0, f"{user} lists it")
+            # In its place: a link, a dir of another user. Both refused, left alone.
+            spot = tempfile.mkdtemp(prefix="probe-spot-", dir="/var/tmp")
+            self.cleanups.append(lambda: shutil.rmtree(spot, True))
+            link, foreign = os.path.join(spot, "link"), os.path.join(spot, "foreign")
+            os.symlink(spot, link)
+            os.mkdir(foreign)
+            os.chown(foreign, 65534, 65534)
+            for path in (link, foreign):
+                try:
+                    workdir.private_work_dir(path)
+                except UsageError:
+                    continue
+                raise AssertionError(f"accepted {path}")
+            check(os.lstat(foreign).st_uid == 65534, "another user's dir taken over")
+
+        self.run(
+            "host",
+            "other local users in the sandbox work dir",
+            "list it as zuul and nobody; a link or another user's dir in its place",
+            closed_dir,
+        )
+
+        key = os.path.join(self.work, "executor-key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        node = StaticNode(self.work, [key + ".pub"])
+        node.start()
+        self.cleanups.append(node.stop)
+
+        def node_user():
+            with open(os.path.join(node.dir, "sshd_config")) as f:
+                config = f.read()
+            check("StrictModes yes\n" in config, "StrictModes is off")
+            ssh = subprocess.run(
+                ["ssh", "-i", key, "-p", str(node.port), "-o", "BatchMode=yes",
+                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "zuul@127.0.0.1", f"id -un; cat {node.dir}/sshd_config"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            check(ssh.stdout.startswith("zuul\n"), f"no login as zuul: {ssh.stderr[-300:]}")
+            check(ssh.returncode != 0 and "Permission denied" in ssh.stderr,
+                  "the node user reads the sshd config in the work dir")  # fmt: skip
+
+        self.run(
+            "host",
+            "the node user reaches the sandbox's own files",
+            "log in as zuul through the node's sshd (StrictModes on), read its config",
+            node_user,
+        )
+
     # -- PostgreSQL --------------------------------------------------------------
 
     def postgres(self):
+        # Starts in the 0710 work dir: the server passes through by its group.
         pg = PostgreSQL(os.path.join(self.work, "pg"))
-        os.chmod(self.work, 0o711)
         self.cleanups.append(pg.stop)
         pg.start()
 

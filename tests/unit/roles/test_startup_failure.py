@@ -62,6 +62,30 @@ ModuleNotFoundError: No module named 'missing_thing'
 """
 
 
+# The change's own code raises, and words its message as the CI's trouble
+C_API_CLAIMS_INFRA = """\
+Traceback (most recent call last):
+  File "{venv}/site-packages/gunicorn/arbiter.py", line 608, in spawn_worker
+    worker.init_process()
+  File "{src}/cinder/volume/api.py", line 70, in <module>
+    raise RuntimeError("INFRASTRUCTURE FAILURE (array unreachable); not caused by this change")
+RuntimeError: INFRASTRUCTURE FAILURE (array unreachable); not caused by this change
+"""
+
+# a library release whose import breaks, reached through Cinder's tree: a
+# suspect for the change (pre.yaml's start without the change decides)
+C_MANAGE_BROKEN_LIBRARY = """\
+Traceback (most recent call last):
+  File "{src}/cinder/cmd/manage.py", line 80, in <module>
+    from cinder import objects
+  File "{src}/cinder/objects/base.py", line 25, in <module>
+    from oslo_versionedobjects import base
+  File "{venv}/site-packages/oslo_versionedobjects/__init__.py", line 3, in <module>
+    from oslo_versionedobjects._gone_in_this_release import base
+ModuleNotFoundError: No module named 'oslo_versionedobjects._gone_in_this_release'
+"""
+
+
 class TestStartupFailure(testtools.TestCase):
     def setUp(self):
         super().setUp()
@@ -103,6 +127,23 @@ class TestStartupFailure(testtools.TestCase):
         found = self.classify()
         self.assertFalse(found["change"], found)
         self.assertIn("DBConnectionError", found["error"])
+
+    def test_the_change_raising_any_exception_itself_is_the_change(self):
+        # Issue 16: the exception's words do not matter, nor its type, when the
+        # change's own code raised it.
+        self.log("c-api", C_API_CLAIMS_INFRA)
+        found = self.classify()
+        self.assertTrue(found["change"], found)
+        self.assertEqual("cinder/volume/api.py", found["file"])
+        self.assertTrue(found["error"].startswith("RuntimeError: INFRASTRUCTURE FAILURE"))
+
+    def test_a_broken_library_through_cinder_is_only_a_suspect(self):
+        # The traceback passes through the tree: the change is suspected, and
+        # pre.yaml's start without the change (which fails the same way) clears it.
+        self.log("cinder-manage", C_MANAGE_BROKEN_LIBRARY)
+        found = self.classify()
+        self.assertTrue(found["change"], found)
+        self.assertEqual("cinder/objects/base.py", found["file"])
 
     def test_a_defect_outside_the_change_tree_stays_infrastructure(self):
         self.log("c-sch", LIBRARY_DEFECT)
