@@ -351,6 +351,7 @@ class DataPath:
         vols = [self.volume(f"concurrent-{i}") for i in range(count)]
         if self.array is not None and self.array.hosts_of(self.connector_props["initiator"]):
             raise AssertionError("the array already has a host for this node")
+        self._connector()  # made once, before the threads share it
         barrier = threading.Barrier(count)
         states, errors = [None] * count, [None] * count
 
