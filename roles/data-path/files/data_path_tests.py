@@ -138,10 +138,13 @@ class DataPath:
         """attachment create -> connect_volume -> attachment complete; returns the state."""
         cinder = cinder or self.cinder
         start = time.monotonic()
+        # cinderclient's create returns the attachment as a dict (update and
+        # show return objects)
         attachment = cinder.attachments.create(
             volume.id, self.connector_props, instance_id=None, mode="rw"
         )
-        info = attachment.connection_info
+        attachment_id = attachment["id"]
+        info = attachment["connection_info"]
         if tamper:
             tamper(info)
         connection_info = {"driver_volume_type": info.get("driver_volume_type", "iscsi"),
@@ -149,11 +152,11 @@ class DataPath:
         try:
             device = self._connector().connect_volume(connection_info["data"])
         except Exception:
-            cinder.attachments.delete(attachment.id)
+            cinder.attachments.delete(attachment_id)
             raise
-        cinder.attachments.complete(attachment.id)
+        cinder.attachments.complete(attachment_id)
         path = os.path.realpath(device["path"])
-        return {"attachment": attachment.id, "conn": connection_info, "device": device,
+        return {"attachment": attachment_id, "conn": connection_info, "device": device,
                 "path": path, "seconds": time.monotonic() - start}  # fmt: skip
 
     def detach(self, state, cinder=None):
@@ -434,12 +437,13 @@ class DataPath:
 
         if self.array is not None:
             controllers = self.array.controllers()
-            attachment = self.cinder.attachments.create(vol.id, None, instance_id=None)
+            # Nova's boot sequence: reserve (no connector), then update with it
+            attachment = self.cinder.attachments.create(vol.id, None, instance_id=None)["id"]
             try:
                 for name in controllers:
                     self.array.set_controller(name, "offline")
                 try:
-                    self.cinder.attachments.update(attachment.id, self.connector_props)
+                    self.cinder.attachments.update(attachment, self.connector_props)
                 except Exception as exc:
                     details["offline_error"] = f"{type(exc).__name__}: {exc}"[:300]
                 else:
@@ -447,7 +451,7 @@ class DataPath:
             finally:
                 for name in controllers:
                     self.array.set_controller(name, "online")
-                self.cinder.attachments.delete(attachment.id)
+                self.cinder.attachments.delete(attachment)
             self.assert_clean()
             self.assert_attachments(vol, 0)
             self.assert_nothing_on_array(vol, details, "with both controllers offline")
