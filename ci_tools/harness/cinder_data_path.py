@@ -115,6 +115,9 @@ class CinderDataPath:
                             sudo=True, check=False)  # fmt: skip
         if out.returncode or not out.stdout.strip():
             raise AssertionError(f"no results (rc {proc.returncode}): {proc.stderr[-3000:]}")
+        # kept beside the run's other files (CI_KIT_KEEP_WORK keeps them)
+        with open(os.path.join(self.work, "data-path-results.json"), "a") as f:
+            f.write(out.stdout.strip() + "\n")
         results = {r["id"].split(".", 1)[1]: r for r in json.loads(out.stdout)}
         return results, proc.stdout, took
 
