@@ -102,8 +102,8 @@ def cinder_main(args):
                     raise SystemExit(f"{name}: {result['status']}: {json.dumps(result)[:3000]}")
                 tests.setdefault(name, []).append(result["seconds"])
             for label, test, key in CINDER_FIGURES:
-                value = results[test]["details"].get(key)
-                samples[label] += value if isinstance(value, list) else [value]
+                value = results.get(test, {}).get("details", {}).get(key)
+                samples[label] += value if isinstance(value, list) else [value]  # None: not run
     finally:
         dp.down()
         shutil.rmtree(work, True)

@@ -493,8 +493,12 @@ ALL = [
     "test_chap_wrong_secret_fails_cleanly",
     "test_multiattach_same_host_detach_one_keeps_the_other",
     "test_concurrent_first_attaches_from_a_new_host",
-    "test_failed_attach_leaves_nothing",
 ]
+# Run by name only, for now: with the portals unreachable, each iscsiadm login
+# waits out iscsid's retries (initial_login_retry_max x login_timeout), and
+# the failed attach took over 11 minutes under TCG, past the role's
+# data_path_timeout.
+SLOW = ["test_failed_attach_leaves_nothing"]
 
 
 def main(argv):
