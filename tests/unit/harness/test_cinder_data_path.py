@@ -1,4 +1,4 @@
-"""The env file the data-path tests get on the compute node: what sh reads back."""
+"""The env file the data-path tests get on the compute node: what a shell reads back."""
 
 import os
 import subprocess
@@ -20,7 +20,7 @@ class NodeEnvFileTest(testtools.TestCase):
             f.write(node_env_file(env))
         self.addCleanup(os.unlink, f.name)
         out = subprocess.run(
-            ["sh", "-c", f'set -a; . {f.name}; set +a; env -0'],
+            ["bash", "-c", f'set -a; . {f.name}; set +a; env -0'],
             env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, check=True,
         )  # fmt: skip
         seen = dict(item.split("=", 1) for item in out.stdout.split("\0") if "=" in item)
