@@ -1,6 +1,7 @@
 """The data path's figures: node image, compute node boot, os-brick attach/detach, MB/s.
 
     python -m benchmarks.bench_data_path [--cycles 5] [--mib 16]
+    python -m benchmarks.bench_data_path --cinder [--rounds 3]
 
 Builds (or finds cached) the node image and prints its recorded cold build
 time (package tree + image) next to the cached lookup; boots the compute node
@@ -9,11 +10,19 @@ tgtd serves both portals; then ``--cycles`` times, in one os-brick process on
 the node: connect (single path), write and read ``--mib`` MiB with O_DIRECT,
 disconnect; and once more with dm-multipath over both portals. Prints
 medians, min and max.
+
+``--cinder`` measures the data-path phase as the job runs it instead:
+DevStack-lite with the array's driver (the Tempest job's pre-run playbook),
+the compute node, and ``--rounds`` runs of the role's data_path_tests.py on
+the node (Cinder's attachment API + os-brick): each test's seconds, and the
+attach and detach times of the multiattach, concurrent-attach and
+failed-attach tests.
 """
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,6 +31,7 @@ import tempfile
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.harness import node_image
 from ci_tools.harness.array_rest import ArrayREST
+from ci_tools.harness.cinder_data_path import CinderDataPath
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane
 
@@ -51,18 +61,77 @@ def steps(node, plan, multipath=False):
     return done
 
 
-def row(name, values, unit):
+def row(name, values, unit, width=32):
     if not values:
-        return f"{name:32} {'-':>10}"
+        return f"{name:{width}} {'-':>10}"
     med = statistics.median(values)
-    return f"{name:32} {med:10.2f} {min(values):10.2f} {max(values):10.2f}  {unit}"
+    return f"{name:{width}} {med:10.2f} {min(values):10.2f} {max(values):10.2f}  {unit}"
+
+
+# (label, test, details key) of the Cinder figures; a list value gives one
+# sample per element (the concurrent attaches, the two multiattach attaches).
+CINDER_FIGURES = (
+    ("attach (Cinder + os-brick)", "test_attach_write_read_detach", "attach_s"),
+    ("detach", "test_attach_write_read_detach", "detach_s"),
+    ("multiattach: each attach", "test_multiattach_same_host_detach_one_keeps_the_other",
+     "attach_s"),
+    ("multiattach: detach first (kept)", "test_multiattach_same_host_detach_one_keeps_the_other",
+     "detach_first_s"),
+    ("multiattach: detach last", "test_multiattach_same_host_detach_one_keeps_the_other",
+     "detach_last_s"),
+    ("4 concurrent: each attach", "test_concurrent_first_attaches_from_a_new_host", "attach_s"),
+    ("4 concurrent: all attached", "test_concurrent_first_attaches_from_a_new_host",
+     "all_attached_s"),
+    ("4 concurrent: detach all four", "test_concurrent_first_attaches_from_a_new_host",
+     "detach_all_s"),
+    ("failed attach (portals unreachable)", "test_failed_attach_leaves_nothing",
+     "failed_attach_s"),
+)  # fmt: skip
+
+
+def cinder_main(args):
+    samples, tests = {label: [] for label, _t, _k in CINDER_FIGURES}, {}
+    work = tempfile.mkdtemp(prefix="bench-data-path-", dir="/var/tmp")
+    dp = CinderDataPath(work)
+    try:
+        dp.up()
+        for _ in range(args.rounds):
+            results, _out, _took = dp.run()
+            for name, result in results.items():
+                if result["status"] != "success":
+                    raise SystemExit(f"{name}: {result['status']}: {json.dumps(result)[:3000]}")
+                tests.setdefault(name, []).append(result["seconds"])
+            for label, test, key in CINDER_FIGURES:
+                value = results.get(test, {}).get("details", {}).get(key)
+                samples[label] += value if isinstance(value, list) else [value]  # None: not run
+    finally:
+        dp.down()
+        shutil.rmtree(work, True)
+    print(f"data-path phase through Cinder, compute node {dp.timings.get('boot_s', 0):.1f} s "
+          f"to boot, DevStack-lite + array deploy {dp.timings.get('deploy_s', 0):.0f} s, "
+          f"{args.rounds} rounds")  # fmt: skip
+    print(f"{'':40} {'median':>10} {'min':>10} {'max':>10}")
+    for name, values in tests.items():
+        print(row(name.removeprefix("test_")[:40], values, "s (whole test)", width=40))
+    for label, values in samples.items():
+        print(row(label, [v for v in values if v is not None], "s", width=40))
+    return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--mib", type=int, default=16)
+    parser.add_argument(
+        "--cinder",
+        action="store_true",
+        help="the data-path phase through Cinder (DevStack-lite) instead",
+    )
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --cinder: runs of data_path_tests.py")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.cinder:
+        return cinder_main(args)
     figures = {k: [] for k in ("attach", "detach", "write", "read", "mp_attach", "mp_detach")}
     image, cached_s = node_image.build()
     cached_s = node_image.build()[1]

@@ -1,0 +1,104 @@
+"""The data-path phase's own tests, as the sandbox job runs them: Cinder's
+attachment API and os-brick on a compute node with its own kernel.
+
+One class, one of each part: the reference array with tgtd's two portals on
+the data plane, DevStack-lite with the refflash driver (the Tempest job's
+pre-run playbook, so the backend is configured exactly as in the job), and the
+compute node (QEMU, TCG here) reaching Keystone, cinder-api and the array's
+REST API at the controller address. ``roles/data-path/files/data_path_tests.py``
+runs on the node once for all its tests (os-brick's import costs seconds under
+TCG); each test here asserts one of its results, and that the array holds no
+host or mapping afterwards, by the array's own API.
+
+The node is given array access (DATA_PATH_ARRAY_*), so the failed-attach test
+also takes both controllers offline and looks at the array itself.
+"""
+
+import os
+import shutil
+import tempfile
+
+import testtools
+
+from ci_tools.harness.cinder_data_path import CinderDataPath
+
+
+class CinderAttachDataPathTest(testtools.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for tool in ("qemu-system-x86_64", "mmdebstrap", "tgtd", "busybox"):
+            if not shutil.which(tool):
+                raise AssertionError(f"{tool} missing: run tools/test-setup.sh (bindep [test])")
+        cls.work = tempfile.mkdtemp(prefix="datapath-cinder-", dir="/var/tmp")
+        cls.dp = CinderDataPath(cls.work)
+        try:
+            cls.dp.up()
+            cls.results, cls.output, cls.dp.timings["tests_s"] = cls.dp.run()
+            cls.leftovers = cls.dp.array_leftovers()
+        except BaseException:
+            cls._teardown()
+            raise
+        cls.timings = cls.dp.timings
+
+    @classmethod
+    def _teardown(cls):
+        try:
+            cls.dp.down()
+        finally:
+            if not os.environ.get("CI_KIT_KEEP_WORK"):
+                shutil.rmtree(cls.work, True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._teardown()
+        super().tearDownClass()
+
+    def assertPassed(self, name):
+        result = self.results.get(name)
+        self.assertIsNotNone(result, f"{name} did not run: {self.output[-2000:]}")
+        self.addDetail("result", testtools.content.json_content(result))
+        self.addDetail("timings", testtools.content.json_content(self.timings))
+        details = result.get("details", {})
+        self.assertEqual("success", result["status"], details.get("traceback", details))
+        self.assertNotIn("cleanup_errors", details)
+        return details
+
+    def test_every_data_path_test_ran(self):
+        # what the role runs by default is what ran here
+        self.assertEqual(
+            ["test_attach_write_read_detach", "test_volume_from_snapshot_holds_its_data",
+             "test_chap_wrong_secret_fails_cleanly",
+             "test_multiattach_same_host_detach_one_keeps_the_other",
+             "test_concurrent_first_attaches_from_a_new_host"],
+            list(self.results),
+        )  # fmt: skip
+        # and nothing of the node's is left on the array after them
+        self.assertEqual({"hosts": [], "mappings": []}, self.leftovers)
+
+    def test_write_read_detach_through_cinder(self):
+        self.assertPassed("test_attach_write_read_detach")
+
+    def test_chap_wrong_secret(self):
+        details = self.assertPassed("test_chap_wrong_secret_fails_cleanly")
+        self.assertIn("error", details)
+
+    def test_multiattach_same_host_detach_one_keeps_the_other(self):
+        self.assertPassed("test_multiattach_same_host_detach_one_keeps_the_other")
+
+    def test_four_concurrent_first_attaches_from_a_new_host(self):
+        details = self.assertPassed("test_concurrent_first_attaches_from_a_new_host")
+        self.assertEqual(4, len(details["attach_s"]), details)
+        self.assertEqual("checked: no host, no mapping", details["array"])
+
+    def test_failed_attach_leaves_no_host_mapping_or_session(self):
+        self.skipTest("not in the default run: with the portals unreachable the attach "
+                      "takes over 11 min under TCG (iscsid's login retries)")  # fmt: skip
+        details = self.assertPassed("test_failed_attach_leaves_nothing")
+        # both faults ran: portals unreachable, and both controllers offline
+        self.assertIn("error", details)
+        self.assertIn("offline_error", details)
+        self.assertEqual("checked: no host, no mapping", details["array"])
+
+    def test_volume_from_snapshot_holds_the_snapshot_data(self):
+        self.assertPassed("test_volume_from_snapshot_holds_its_data")
