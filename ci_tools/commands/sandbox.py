@@ -30,8 +30,12 @@ def add_subparser(subparsers):
     up.add_argument("--once", action="store_true", help="stop everything after the report")
     up.add_argument("--no-change", action="store_true", help="start the loop, push nothing")
     up.add_argument("--timeout", type=int, default=3600, help="seconds to wait for the report")
-    up.add_argument("--no-compute-node", dest="compute_node", action="store_false",
-                    help="skip the compute node VM and the iSCSI job's data-path phase")
+    up.add_argument(
+        "--no-compute-node",
+        dest="compute_node",
+        action="store_false",
+        help="skip the compute node VM and the iSCSI job's data-path phase",
+    )
     up.set_defaults(func=cmd_up)
     for name, func, text in (("status", cmd_status, "what runs where"),
                              ("down", cmd_down, "stop a running sandbox")):  # fmt: skip
