@@ -237,5 +237,13 @@ class TestFullRun(SandboxCase):
         self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
         self.assertIn("data_path.test_attach_write_read_detach", message)
         self.assertIsNone(DATA_PATH_LINE.search(message), message)
+        # ... and they failed for the change's reason (the change's os-brick was
+        # the one that ran), not because the phase could not start at all.
+        (iscsi,) = [b for b in self._builds(change) if b["job_name"].endswith("-iscsi")]
+        results = requests.get(iscsi["log_url"] + "controller/tempest-output/data-path.json",
+                               timeout=10).json()  # fmt: skip
+        attach = {r["id"]: r for r in results}["data_path.test_attach_write_read_detach"]
+        self.assertEqual("fail", attach["status"], attach)
+        self.assertIn("connect_volume broken on purpose", attach["details"]["traceback"], attach)
         # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
