@@ -51,30 +51,36 @@ _OSLO_PREFIX = re.compile(
 )
 
 
+def tracebacks(text):
+    """[(frames, error line), ...] of every traceback in ``text``, oldest first."""
+    lines = [_OSLO_PREFIX.sub("", line) for line in text.splitlines()]
+    starts = [i for i, line in enumerate(lines)
+              if line.strip() == "Traceback (most recent call last):"]  # fmt: skip
+    found = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        frames = []
+        source_next = False
+        for line in lines[start + 1 : end]:
+            match = _FRAME.match(line)
+            if match:
+                frames.append(match["path"])
+                source_next = True  # the frame's source line follows: never the error
+                continue
+            if source_next or not line.strip() or set(line.strip()) <= set("^~"):
+                source_next = False
+                continue
+            error = _ERROR.match(line.strip())
+            if error and frames:
+                found.append((frames, line.strip()))
+                break
+    return found
+
+
 def last_traceback(text):
     """(frames, error line) of the newest traceback in ``text``, or None."""
-    lines = [_OSLO_PREFIX.sub("", line) for line in text.splitlines()]
-    start = None
-    for i, line in enumerate(lines):
-        if line.strip() == "Traceback (most recent call last):":
-            start = i
-    if start is None:
-        return None
-    frames = []
-    source_next = False
-    for line in lines[start + 1 :]:
-        match = _FRAME.match(line)
-        if match:
-            frames.append(match["path"])
-            source_next = True  # the frame's source line follows: never the error
-            continue
-        if source_next or not line.strip() or set(line.strip()) <= set("^~"):
-            source_next = False
-            continue
-        error = _ERROR.match(line.strip())
-        if error and frames:
-            return frames, line.strip()
-    return None
+    found = tracebacks(text)
+    return found[-1] if found else None
 
 
 MARK_FILE = ".run-start.json"
@@ -120,24 +126,24 @@ def classify(log_dir, src_dirs):
             mtime = os.path.getmtime(path)
         except OSError:
             continue
-        tb = last_traceback(text)
-        if tb is None:
-            continue
-        frames, error = tb
-        kind = _ERROR.match(error)["type"]
-        ours = [f for f in frames if any(os.path.realpath(f).startswith(s) for s in src_dirs)]
-        raised_by_tree = bool(ours) and ours[-1] == frames[-1]
-        found = {
-            "change": bool(ours) and (kind in CODE_DEFECTS or raised_by_tree),
-            "service": service,
-            # oslo's "Class X cannot be found ([traceback lines])": the first part says it
-            "error": error.split(" (['Traceback", 1)[0][:300],
-            "file": _relative(ours[-1], src_dirs) if ours else "",
-        }
-        seen.append((found["change"], mtime, found))
+        # Every traceback of this run counts, not only the newest: gunicorn's
+        # arbiter may log its own HaltServer ("Worker failed to boot") after
+        # the worker's ImportError, depending on which process dies first.
+        for order, (frames, error) in enumerate(tracebacks(text)):
+            kind = _ERROR.match(error)["type"]
+            ours = [f for f in frames if any(os.path.realpath(f).startswith(s) for s in src_dirs)]
+            raised_by_tree = bool(ours) and ours[-1] == frames[-1]
+            found = {
+                "change": bool(ours) and (kind in CODE_DEFECTS or raised_by_tree),
+                "service": service,
+                # oslo's "Class X cannot be found ([traceback lines])": the first part says it
+                "error": error.split(" (['Traceback", 1)[0][:300],
+                "file": _relative(ours[-1], src_dirs) if ours else "",
+            }
+            seen.append((found["change"], mtime, order, found))
     if not seen:
         return {"change": False}
-    return max(seen, key=lambda item: (item[0], item[1]))[2]
+    return max(seen, key=lambda item: item[:3])[3]
 
 
 def _relative(path, src_dirs):

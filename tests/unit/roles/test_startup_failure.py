@@ -31,6 +31,26 @@ ImportError: Class API cannot be found (['Traceback (most recent call last):...'
 [2026-11-23 15:48:21 +0000] [17123] [ERROR] Reason: Worker failed to boot.
 """
 
+# The same, when gunicorn's arbiter logs its own traceback last (the worker died
+# while the arbiter was halting; seen in the sandbox's FC job under load)
+C_API_IMPORT_THEN_HALT = C_API_IMPORT + """\
+Traceback (most recent call last):
+  File "{venv}/site-packages/gunicorn/arbiter.py", line 228, in run
+    self.manage_workers()
+  File "{venv}/site-packages/gunicorn/arbiter.py", line 641, in reap_workers
+    raise HaltServer(reason, self.WORKER_BOOT_ERROR)
+gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/opt/stack/venv/bin/gunicorn", line 8, in <module>
+    sys.exit(run())
+  File "{venv}/site-packages/gunicorn/arbiter.py", line 641, in reap_workers
+    raise HaltServer(reason, self.WORKER_BOOT_ERROR)
+gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>
+"""
+
 # cinder-volume through oslo.log, a syntax error in the change's driver path
 C_VOL_SYNTAX = """\
 2026-11-23 15:48:20.123 4242 CRITICAL cinder [-] Unhandled error: SyntaxError: bad
@@ -113,6 +133,19 @@ class TestStartupFailure(testtools.TestCase):
         self.assertEqual("c-api", found["service"])
         self.assertEqual("cinder/api/v3/volumes.py", found["file"])
         self.assertEqual("ImportError: Class API cannot be found", found["error"])
+
+    def test_import_error_before_gunicorns_own_traceback_is_the_change(self):
+        self.log("c-api", C_API_IMPORT_THEN_HALT)
+        found = self.classify()
+        self.assertTrue(found["change"], found)
+        self.assertEqual("cinder/api/v3/volumes.py", found["file"])
+        self.assertEqual("ImportError: Class API cannot be found", found["error"])
+
+    def test_gunicorns_halt_alone_is_not_the_change(self):
+        halt_only = C_API_IMPORT_THEN_HALT[len(C_API_IMPORT) :]
+        self.log("c-api", halt_only)
+        # gunicorn's own error names no defect of anyone's code
+        self.assertEqual({"change": False}, self.classify())
 
     def test_syntax_error_in_oslo_log_format(self):
         self.log("c-vol", C_VOL_SYNTAX)
