@@ -33,7 +33,9 @@ ImportError: Class API cannot be found (['Traceback (most recent call last):...'
 
 # The same, when gunicorn's arbiter logs its own traceback last (the worker died
 # while the arbiter was halting; seen in the sandbox's FC job under load)
-C_API_IMPORT_THEN_HALT = C_API_IMPORT + """\
+C_API_IMPORT_THEN_HALT = (
+    C_API_IMPORT
+    + """\
 Traceback (most recent call last):
   File "{venv}/site-packages/gunicorn/arbiter.py", line 228, in run
     self.manage_workers()
@@ -50,6 +52,7 @@ Traceback (most recent call last):
     raise HaltServer(reason, self.WORKER_BOOT_ERROR)
 gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>
 """
+)
 
 # cinder-volume through oslo.log, a syntax error in the change's driver path
 C_VOL_SYNTAX = """\
