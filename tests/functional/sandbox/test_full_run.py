@@ -241,7 +241,10 @@ class TestFullRun(SandboxCase):
         self.assertIsNone(DATA_PATH_LINE.search(message), message)
         # ... and they failed for the change's reason (the change's os-brick was
         # the one that ran), not because the phase could not start at all.
-        (iscsi,) = [b for b in self._builds(change) if b["job_name"].endswith("-iscsi")]
+        # The build the comment reports: the newest (an earlier attempt may have
+        # been retried as an infrastructure failure, which is never the change's).
+        iscsi = max((b for b in self._builds(change) if b["job_name"].endswith("-iscsi")),
+                    key=lambda b: b["start_time"])  # fmt: skip
         results = requests.get(iscsi["log_url"] + "controller/tempest-output/data-path.json",
                                timeout=10).json()  # fmt: skip
         attach = {r["id"]: r for r in results}["data_path.test_attach_write_read_detach"]
