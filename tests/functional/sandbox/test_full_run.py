@@ -22,6 +22,7 @@ import yaml
 
 from ci_tools.watchers import vote_guard, zuul_web
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
+from tests.functional.zuul_manifest import listed_files
 
 SANDBOX_REGEX = r"^tempest\.api\.volume\.(test_volumes_get|test_volumes_snapshots)\."
 
@@ -157,16 +158,7 @@ class TestFullRun(SandboxCase):
         (artifact,) = [a for a in build["artifacts"] if a["name"] == "Zuul Manifest"]
         self.assertEqual(base + "zuul-manifest.json", artifact["url"])
         manifest = json.loads(requests.get(artifact["url"], timeout=10).text)
-        listed = set()
-
-        def walk(entries, prefix):
-            for entry in entries:
-                if "children" in entry:
-                    walk(entry["children"], prefix + entry["name"] + "/")
-                else:
-                    listed.add(prefix + entry["name"])
-
-        walk(manifest["tree"], "")
+        listed = listed_files(manifest)
         for rel in ("zuul-info/inventory.yaml", "zuul-info/host-info.controller.yaml",
                     "controller/logs/screen-c-vol.txt", "controller/testr_results.html",
                     "controller/pip-freeze/devstack-venv.txt", "job-output.txt"):  # fmt: skip

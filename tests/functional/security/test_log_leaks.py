@@ -21,6 +21,7 @@ import testtools
 
 from ci_tools.harness.playbook import run_playbook
 from tests import leak_forms
+from tests.functional.zuul_manifest import listed_files
 
 BUILD = "5ec0123456789abcdef0123456789abc"
 MARKER = "OUTSIDE-THE-LOG-TREE-"
@@ -139,16 +140,7 @@ class TestPlantedLeaks(testtools.TestCase):
         # zuul-web's index of the tree is published with it, written after the
         # scrub: it names only what was published (the survivors check above read it too)
         manifest = json.loads(view["zuul-manifest.json"])
-        listed = set()
-
-        def walk(entries, prefix):
-            for entry in entries:
-                if "children" in entry:
-                    walk(entry["children"], prefix + entry["name"] + "/")
-                else:
-                    listed.add(prefix + entry["name"])
-
-        walk(manifest["tree"], "")
+        listed = listed_files(manifest)
         published = {os.path.relpath(os.path.join(d, n), build_dir)
                      for d, _, names in os.walk(build_dir) for n in names}  # fmt: skip
         self.assertEqual(published - {"zuul-manifest.json"}, listed)
