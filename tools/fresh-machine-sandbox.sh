@@ -49,7 +49,7 @@ if [ "${FRESH_MACHINE_INNER:-}" != 1 ]; then
     exit $rc
 fi
 
-FRESH_ROOT_OWN_PROC=1
+FRESH_ROOT_NAMESPACED=1
 # shellcheck source=tools/lib/fresh-root.sh
 . "$TOP/tools/lib/fresh-root.sh"
 fresh_root_prepare
@@ -88,7 +88,7 @@ for i in $(seq 1 "$RUNS"); do
         cg_mib=$(( $(cat "$FRESH_MACHINE_CGROUP/memory.max_usage_in_bytes") / 1048576 ))
     fi
     # The comment's job lines, as the CI posted them.
-    jobs=$(grep -E '^- [a-z0-9-]+ .* : [A-Z_]+' "$out/run-$i.log" | sed -E 's/^- ([^ ]+) .* : ([A-Z_]+).*/\1=\2/' | tr '\n' ' ')
+    jobs=$(grep -E '^- [a-z0-9-]+ .* : [A-Z_]+' "$out/run-$i.log" | sed -E 's/^- ([^ ]+) .* : ([A-Z_]+).*/\1=\2/' | tr '\n' ' ' || true)
     printf '%-4s %-5s %-9s %-14s %-14s %s\n' "$i" "$rc" "${wall}s" "${rss_mib}MiB" "${cg_mib}MiB" "${jobs:-none}" >> "$summary"
     log "run $i: exit $rc in ${wall}s, peak RSS ${rss_mib} MiB; ${jobs:-no job lines}"
     [ "$rc" = 0 ] || { status=1; tail -25 "$out/run-$i.log" >&2; }

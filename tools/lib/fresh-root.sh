@@ -4,8 +4,11 @@
 # into a new directory each time, as a new user's machine has it.
 #
 # Defines: fresh_root_prepare (sets chroot_dir, mounts, trap), bind, in_root.
-# The caller sets KEEP (0/1) and may set FRESH_ROOT_OWN_PROC=1 when it runs in
-# its own PID namespace (then /proc is mounted fresh, not bound from the host).
+# The caller sets KEEP (0/1) and may set FRESH_ROOT_NAMESPACED=1 when it runs
+# in its own mount and PID namespaces: then the root is a mount point of its
+# own (bubblewrap, which Zuul's executor runs every job in, calls pivot_root,
+# which fails inside a plain chroot) and /proc is mounted fresh for the new
+# PID namespace instead of bound from the host.
 
 SUITE=bookworm
 CACHE="${CI_KIT_ROOT:-/opt/cinder-ci}/fresh-root"
@@ -42,8 +45,12 @@ fresh_root_prepare() {
 
     chroot_dir=$(mktemp -d /var/tmp/fresh-root.XXXXXX)
     trap fresh_root_cleanup EXIT
+    if [ "${FRESH_ROOT_NAMESPACED:-0}" = 1 ]; then
+        mount --bind "$chroot_dir" "$chroot_dir"
+        mounts+=("$chroot_dir")
+    fi
     tar -C "$chroot_dir" -xf "$base"
-    if [ "${FRESH_ROOT_OWN_PROC:-0}" = 1 ]; then
+    if [ "${FRESH_ROOT_NAMESPACED:-0}" = 1 ]; then
         mkdir -p "$chroot_dir/proc"
         mount -t proc proc "$chroot_dir/proc"
         mounts+=("$chroot_dir/proc")
