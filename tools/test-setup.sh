@@ -26,6 +26,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# The sandbox's node users: jobs log in as zuul and sudo, as on a DevStack node.
+# The test profile adds zuul-quick, the node user of the quick-job sandbox tests,
+# so they run beside the full run (which owns zuul's home and DevStack-lite).
+NODE_USERS=zuul
+[ "$PROFILE" = test ] && NODE_USERS="zuul zuul-quick"
+
 log() { echo "test-setup: $*" >&2; }
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -36,8 +42,10 @@ if [ "$CHECK" = 1 ]; then
     check_path "$ROOT/tools/bin/ansible-lint" "bootstrap venv ($ROOT/tools)"
     check_path "$ROOT/zuul/.installed-$ZUUL_VERSION" "Zuul $ZUUL_VERSION venv ($ROOT/zuul)"
     check_path "$ROOT/zuul-ansible/.installed-$ZUUL_VERSION" "Zuul Ansible venvs ($ROOT/zuul-ansible)"
-    id zuul >/dev/null 2>&1 || missing+=("node user zuul")
-    getent shadow zuul | cut -d: -f2 | grep -q '^!' && missing+=("unlocked node user zuul")
+    for user in $NODE_USERS; do
+        id "$user" >/dev/null 2>&1 || missing+=("node user $user")
+        getent shadow "$user" | cut -d: -f2 | grep -q '^!' && missing+=("unlocked node user $user")
+    done
     if [ -x "$ROOT/tools/bin/bindep" ]; then
         if ! out=$(cd "$TOP" && "$ROOT/tools/bin/bindep" -b "$PROFILE"); then
             missing+=("system packages: $out")
@@ -93,20 +101,22 @@ if [ ! -e "$ROOT/zuul-ansible/.installed-$ZUUL_VERSION" ]; then
     touch "$ROOT/zuul-ansible/.installed-$ZUUL_VERSION"
 fi
 
-# 4. the sandbox node's user: jobs log in as zuul and sudo, as on a DevStack node
-if ! id zuul >/dev/null 2>&1; then
-    log "creating the node user zuul (passwordless sudo) for the loopback static node"
-    sudo_ useradd -m -s /bin/bash zuul
-fi
-# sshd (without PAM) refuses keys for a locked account ('!' in shadow): '*'
-# keeps password login impossible while allowing the executor's key.
-if sudo_ getent shadow zuul | cut -d: -f2 | grep -q '^!'; then
-    sudo_ usermod -p '*' zuul
-fi
-if [ ! -e /etc/sudoers.d/zuul-sandbox-node ]; then
-    echo "zuul ALL=(ALL) NOPASSWD:ALL" | sudo_ tee /etc/sudoers.d/zuul-sandbox-node >/dev/null
-    sudo_ chmod 0440 /etc/sudoers.d/zuul-sandbox-node
-fi
+# 4. the sandbox node's users (passwordless sudo, as on a DevStack node)
+for user in $NODE_USERS; do
+    if ! id "$user" >/dev/null 2>&1; then
+        log "creating the node user $user (passwordless sudo) for the loopback static node"
+        sudo_ useradd -m -s /bin/bash "$user"
+    fi
+    # sshd (without PAM) refuses keys for a locked account ('!' in shadow): '*'
+    # keeps password login impossible while allowing the executor's key.
+    if sudo_ getent shadow "$user" | cut -d: -f2 | grep -q '^!'; then
+        sudo_ usermod -p '*' "$user"
+    fi
+    if [ ! -e "/etc/sudoers.d/$user-sandbox-node" ]; then
+        echo "$user ALL=(ALL) NOPASSWD:ALL" | sudo_ tee "/etc/sudoers.d/$user-sandbox-node" >/dev/null
+        sudo_ chmod 0440 "/etc/sudoers.d/$user-sandbox-node"
+    fi
+done
 
 # 5. side venvs of individual test suites (the sandbox needs none of them)
 if [ "$PROFILE" = test ]; then

@@ -61,9 +61,14 @@ LOG = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
 
 
-def node_dest(root):
-    """Where the sandbox's node keeps DevStack-lite (warm between runs)."""
-    return os.path.join(root, "sandbox-node", "stack")
+def node_dest(root, user="zuul"):
+    """Where the sandbox's node keeps DevStack-lite (warm between runs).
+
+    One per node user: a sandbox whose node logs in as another user (the
+    quick-job tests use one, to run beside a full run) has its own home and
+    its own DevStack-lite, and stopping it leaves the other's alone."""
+    name = "sandbox-node" if user == "zuul" else f"sandbox-node-{user}"
+    return os.path.join(root, name, "stack")
 
 
 class Progress:
@@ -120,7 +125,8 @@ class Sandbox:
         self.data_plane = None
         self.compute = None
         # DevStack-lite on the static node, kept warm between sandbox runs.
-        self.node_dest = node_dest(kit_root())
+        self.node_user = self.site["sandbox_node"]["username"]
+        self.node_dest = node_dest(kit_root(), self.node_user)
         self.token_secret = secrets.token_hex(16)
         self._stop = threading.Event()
         self._threads = []
@@ -223,9 +229,10 @@ class Sandbox:
                 },
             )
             self.stack.start()
-        with p.phase("node", "static node (sshd on loopback, user zuul)"):
+        with p.phase("node", f"static node (sshd on loopback, user {self.node_user})"):
             self.node = StaticNode(self.work_dir, [self.stack.config.ssh_key + ".pub"],
-                                   port=self.site["sandbox_node"]["port"])  # fmt: skip
+                                   port=self.site["sandbox_node"]["port"],
+                                   user=self.node_user)  # fmt: skip
             self.node.start()
         if self.with_compute:
             self._start_compute()

@@ -16,6 +16,11 @@ INFRASTRUCTURE FAILURE; the real run.yaml's first play reports it.
 
 import os
 
+# The node user of sandboxes that run quick or node-less jobs: its own home
+# (~/src) and DevStack-lite dest, so these tests run beside the full run, whose
+# real jobs own user zuul's (tools/test-setup.sh creates both for the test profile).
+QUICK_NODE_USER = "zuul-quick"
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 QUICK_PRE = """\

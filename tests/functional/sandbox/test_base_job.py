@@ -28,6 +28,7 @@ from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import zuul_venv
 from ci_tools.zuulconf.site import load_site
+from tests.functional.sandbox.quick_jobs import QUICK_NODE_USER
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -85,6 +86,8 @@ class TestBaseJobOnStaticNode(testtools.TestCase):
 
         site = copy.deepcopy(load_site(REPO))
         site["sandbox_node"]["port"] = free_port()
+        # its own node user, so this runs beside the full run (quick_jobs.py)
+        site["sandbox_node"]["username"] = QUICK_NODE_USER
         site["log_root"] = log_root
         site["log_url"] = logserver.url
         extra = {
@@ -105,7 +108,10 @@ class TestBaseJobOnStaticNode(testtools.TestCase):
         self.addCleanup(stack.stop)
         stack.start()
         node = StaticNode(
-            self.work, [stack.config.ssh_key + ".pub"], port=site["sandbox_node"]["port"]
+            self.work,
+            [stack.config.ssh_key + ".pub"],
+            port=site["sandbox_node"]["port"],
+            user=site["sandbox_node"]["username"],
         )
         self.addCleanup(node.stop)
         node.start()

@@ -52,6 +52,8 @@ class SandboxCase(testtools.TestCase):
 
         site = load_site(REPO)
         site.update(cls.site_changes)
+        if cls.quick or cls.nodeless:
+            site["sandbox_node"]["username"] = quick_jobs.QUICK_NODE_USER
         if cls.nodeless:
             extra = quick_jobs.nodeless_files(CI, site["protocols"])
         elif cls.quick:
