@@ -50,9 +50,12 @@ class TestNodeVenv(testtools.TestCase):
         with tarfile.open(os.path.join(self.work, "venv.tar.gz")) as tar:
             names = tar.getnames()
             tar.extractall(dest)  # noqa: S202 - our own tarball
-        self.assertFalse([n for n in names if "/site-packages/pip/" in n or n.startswith("./bin/pip")])
-        probe = ("import json, os_brick, importlib.metadata as m; "
-                 "print(json.dumps([os_brick.__file__, m.version('os-brick'), os_brick.CODE]))")  # fmt: skip
+        pip = [n for n in names if "/site-packages/pip/" in n or n.startswith("./bin/pip")]
+        self.assertEqual([], pip)
+        probe = (
+            "import json, os_brick, importlib.metadata as m; "
+            "print(json.dumps([os_brick.__file__, m.version('os-brick'), os_brick.CODE]))"
+        )
         proc = subprocess.run([os.path.join(dest, "bin", "python"), "-c", probe], cwd="/",
                               capture_output=True, text=True, check=True)  # fmt: skip
         with open(os.path.join(dest, "data-path-venv.json")) as f:
@@ -62,7 +65,7 @@ class TestNodeVenv(testtools.TestCase):
     def test_unpacked_elsewhere_it_imports_the_trees_os_brick(self):
         first = self.build()
         self.assertTrue(first["rebuilt"])
-        self.assertEqual("%d.%d" % sys.version_info[:2], first["python"])
+        self.assertEqual("{}.{}".format(*sys.version_info[:2]), first["python"])
         (path, version, code), record = self.unpack("node-a")
         self.assertTrue(path.startswith(os.path.join(self.tmp, "node-a") + os.sep), path)
         self.assertEqual(("9.9.9", "first"), (version, code))
@@ -108,15 +111,13 @@ class TestNodeInfo(testtools.TestCase):
         self.assertTrue(line.startswith("data_path: Python "), line)
 
     def test_describe_names_the_os_brick_that_ran(self):
+        site = "/opt/data-path-venv/lib/python3.11/site-packages"
         info = {
             "python": "3.11.2", "prefix": "/opt/data-path-venv",
-            "os_brick": {"version": "7.1.2.dev1",
-                         "file": "/opt/data-path-venv/lib/python3.11/site-packages/os_brick/__init__.py"},
+            "os_brick": {"version": "7.1.2.dev1", "file": f"{site}/os_brick/__init__.py"},
             "cinderclient": {"error": "ModuleNotFoundError: No module named 'cinderclient'"},
             "keystoneauth1": {"version": "5.15.0", "file": "/k/keystoneauth1/__init__.py"},
         }  # fmt: skip
         line = self.dpt.describe(info)
-        self.assertIn(
-            "os-brick 7.1.2.dev1 from /opt/data-path-venv/lib/python3.11/site-packages/os_brick", line
-        )
+        self.assertIn(f"os-brick 7.1.2.dev1 from {site}/os_brick", line)
         self.assertIn("python-cinderclient: ModuleNotFoundError", line)
