@@ -67,6 +67,20 @@ def _sandbox_broken_connect_volume(self, connection_properties):
 
 ISCSIConnector.connect_volume = _sandbox_broken_connect_volume
 """
+MANAGER = "cinder/volume/manager.py"
+# A Cinder change that breaks every attach where the volume manager asks the
+# driver for the connection (attachment update, as Nova's attach does); the
+# Tempest API tests here never attach, so only the data path catches it.
+BROKEN_CONNECTION = """
+
+# Sandbox: a change that breaks initialize_connection on purpose.
+def _sandbox_broken_connection_create(self, *args, **kwargs):
+    raise exception.VolumeBackendAPIException(
+        data="sandbox: initialize_connection broken on purpose")
+
+
+VolumeManager._connection_create = _sandbox_broken_connection_create
+"""
 DATA_PATH_LINE = re.compile(
     rf"{CI}-tempest-iscsi: data path \(compute node's kernel initiator, "
     r"os-brick (?P<os_brick>\S+)\): (?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
@@ -276,5 +290,30 @@ class TestFullRun(SandboxCase):
         attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
         self.assertEqual("fail", attach["status"], attach)
         self.assertIn("connect_volume broken on purpose", attach["details"]["traceback"], attach)
+        # Named test failures: with voting on, the guard would vote -1.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
+
+    def test_change_breaking_initialize_connection_fails_the_data_path(self):
+        text = self._cinder_file(MANAGER) + BROKEN_CONNECTION
+        change, _, _ = self.sandbox.push_change({MANAGER: text},
+                                                "Sandbox: break initialize_connection")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
+        self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
+        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
+        self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
+        self.assertIn("data_path.test_attach_write_read_detach", message)
+        self.assertIsNone(DATA_PATH_LINE.search(message), message)
+        iscsi = self._newest(change, "-iscsi")
+        doc = self._data_path_doc(iscsi)
+        attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
+        self.assertEqual("fail", attach["status"], attach)
+        # The node's os-brick is the branch's pin: the failure is Cinder's, and
+        # c-vol logged the change's own exception.
+        (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]
+        self.assertEqual(pin, doc["node"]["os_brick"]["version"], doc["node"])
+        cvol = requests.get(iscsi["log_url"] + "controller/logs/screen-c-vol.txt", timeout=10)
+        self.assertIn("initialize_connection broken on purpose", cvol.text)
         # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
