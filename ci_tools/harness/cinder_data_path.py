@@ -118,7 +118,7 @@ class CinderDataPath:
         # kept beside the run's other files (CI_KIT_KEEP_WORK keeps them)
         with open(os.path.join(self.work, "data-path-results.json"), "a") as f:
             f.write(out.stdout.strip() + "\n")
-        results = {r["id"].split(".", 1)[1]: r for r in json.loads(out.stdout)}
+        results = {r["id"].split(".", 1)[1]: r for r in json.loads(out.stdout)["results"]}
         return results, proc.stdout, took
 
     def array_leftovers(self):

@@ -7,11 +7,14 @@ Each test creates its volumes through Cinder, attaches them the way Nova does
 (os-brick's connector properties -> attachment create -> connect_volume ->
 attachment complete; detach in reverse), moves bytes through the kernel's
 block device and checks the node holds nothing afterwards. Results go to
-OUTPUT.json as a list of {id, status, seconds, details}; the role turns them
-into subunit next to Tempest's. Credentials come from the environment
+OUTPUT.json as {"node": ..., "results": [{id, status, seconds, details}]}; the
+role turns the results into subunit next to Tempest's. "node" says what ran:
+the Python, and the version and file of os-brick, the Cinder client and
+keystoneauth1 as imported here (in a job, the venv the role built from the
+change's os-brick or the branch's upper-constraints; see
+data-path-venv.json in it). Credentials come from the environment
 (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_VOLUME_URL), never
-from the command line. os-brick is whatever imports: the image's, or the
-change's tree first on PYTHONPATH.
+from the command line.
 
 Where the node also reaches the array's REST API (DATA_PATH_ARRAY_URL,
 DATA_PATH_ARRAY_USER, DATA_PATH_ARRAY_PASSWORD, an array admin), the tests
@@ -20,8 +23,11 @@ attach with both controllers offline. Without it they check what Cinder and
 the node show, and say in their details that the array was not looked at.
 """
 
+import importlib
+import importlib.metadata
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -501,10 +507,51 @@ ALL = [
 SLOW = ["test_failed_attach_leaves_nothing"]
 
 
+# (distribution, module) the tests drive, as node_info records them
+IMPORTED = (("os-brick", "os_brick"), ("python-cinderclient", "cinderclient"),
+            ("keystoneauth1", "keystoneauth1"))  # fmt: skip
+
+
+def node_info():
+    """What runs the tests: Python, and each library's version and file, so
+    the report shows whose os-brick attached (the change's, the pinned
+    release's, or a system package's)."""
+    info = {"python": platform.python_version(), "prefix": sys.prefix}
+    for dist, module in IMPORTED:
+        try:
+            found = {"file": importlib.import_module(module).__file__,
+                     "version": importlib.metadata.version(dist)}  # fmt: skip
+            pbr = importlib.metadata.distribution(dist).read_text("pbr.json")
+            if pbr:
+                found["git_version"] = json.loads(pbr).get("git_version")
+        except Exception as exc:
+            found = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        info[module] = found
+    built = os.path.join(sys.prefix, "data-path-venv.json")
+    if os.path.exists(built):
+        with open(built) as f:
+            info["venv"] = json.load(f)
+    return info
+
+
+def describe(info):
+    """One line for the job's output."""
+    parts = [f"Python {info['python']} ({info['prefix']})"]
+    for dist, module in IMPORTED:
+        found = info[module]
+        if "error" in found:
+            parts.append(f"{dist}: {found['error']}")
+        else:
+            parts.append(f"{dist} {found['version']} from {os.path.dirname(found['file'])}")
+    return "data_path: " + "; ".join(parts)
+
+
 def main(argv):
     output = argv[0]
     names = argv[1:] or ALL
     multipath = os.environ.get("DATA_PATH_MULTIPATH", "0") == "1"
+    node = node_info()
+    print(describe(node), flush=True)
     try:
         results = DataPath(multipath).run(names)
     except Exception:
@@ -514,7 +561,7 @@ def main(argv):
         results = [{"id": PREFIX + n, "status": "fail", "seconds": 0,
                     "details": {"traceback": tb}} for n in names]  # fmt: skip
     with open(output, "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump({"node": node, "results": results}, f, indent=2)
     return 0
 
 

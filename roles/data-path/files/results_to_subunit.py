@@ -16,6 +16,8 @@ import subunit
 def main(argv):
     with open(argv[1]) as f:
         results = json.load(f)
+    if isinstance(results, dict):  # {"node": ..., "results": [...]}
+        results = results["results"]
     with open(argv[2], "wb") as out:
         stream = subunit.StreamResultToBytes(out)
         now = datetime.datetime.now(datetime.timezone.utc)

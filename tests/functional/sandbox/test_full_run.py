@@ -67,10 +67,26 @@ def _sandbox_broken_connect_volume(self, connection_properties):
 
 ISCSIConnector.connect_volume = _sandbox_broken_connect_volume
 """
+MANAGER = "cinder/volume/manager.py"
+# A Cinder change that breaks every attach where the volume manager asks the
+# driver for the connection (attachment update, as Nova's attach does); the
+# Tempest API tests here never attach, so only the data path catches it.
+BROKEN_CONNECTION = """
+
+# Sandbox: a change that breaks initialize_connection on purpose.
+def _sandbox_broken_connection_create(self, *args, **kwargs):
+    raise exception.VolumeBackendAPIException(
+        data="sandbox: initialize_connection broken on purpose")
+
+
+VolumeManager._connection_create = _sandbox_broken_connection_create
+"""
 DATA_PATH_LINE = re.compile(
-    rf"{CI}-tempest-iscsi: data path \(compute node's kernel initiator, os-brick\): "
-    r"(?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
+    rf"{CI}-tempest-iscsi: data path \(compute node's kernel initiator, "
+    r"os-brick (?P<os_brick>\S+)\): (?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
 )
+# Where the data-path role unpacks the venv it built on the controller.
+NODE_VENV = "/opt/data-path-venv/"
 
 
 class TestFullRun(SandboxCase):
@@ -106,6 +122,15 @@ class TestFullRun(SandboxCase):
         self.assertIsNotNone(found, message)
         self.assertEqual(found["passed"], found["total"], message)
         self.assertIn("test_attach_write_read_detach", found["tests"])
+        # ... with the os-brick the branch's upper-constraints pin, as DevStack-lite
+        # installs it on the controller, not the node image's Debian package.
+        (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]
+        self.assertEqual(pin, found["os_brick"], message)
+        iscsi = self._newest(change, "-iscsi")
+        node = self._data_path_doc(iscsi)["node"]
+        self.assertEqual(pin, node["os_brick"]["version"], node)
+        self.assertTrue(node["os_brick"]["file"].startswith(NODE_VENV), node)
+        self.assertTrue(node["cinderclient"]["file"].startswith(NODE_VENV), node)
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
@@ -134,6 +159,19 @@ class TestFullRun(SandboxCase):
             self.assertLaidOutForReviewers(build, "master")
         # Voting is off here; zuul-web's records of this run would earn the +1.
         self.assertEqual(1, vote_guard.decide(self._buildset(change)).value)
+
+    def _newest(self, change, suffix):
+        """The build of the job the comment reports: the newest (an earlier
+        attempt may have been retried as an infrastructure failure)."""
+        return max((b for b in self._builds(change) if b["job_name"].endswith(suffix)),
+                   key=lambda b: b["start_time"])  # fmt: skip
+
+    def _data_path_doc(self, build):
+        """The data-path phase's published results: what ran on the node, and each test."""
+        url = build["log_url"] + "controller/tempest-output/data-path.json"
+        resp = requests.get(url, timeout=10)
+        self.assertEqual(200, resp.status_code, url)
+        return resp.json()
 
     def assertLaidOutForReviewers(self, build, branch):
         """What a Cinder reviewer opens, where DevStack jobs put it, browsable from zuul-web."""
@@ -227,14 +265,6 @@ class TestFullRun(SandboxCase):
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
     def test_os_brick_change_breaking_iscsi_attach_fails_the_data_path(self):
-        # Known gap, left open (issue 13): the compute node lays the change's
-        # os-brick tree over the image's Debian libraries, and os-brick 6.13
-        # needs a newer oslo.utils (netutils.get_noscope_ipv6) than bookworm's,
-        # so every data-path test fails at import, whatever the change does;
-        # this test's last check (the change's own exception in data-path.json)
-        # caught it. Until the node carries os-brick's requirements at the
-        # branch's upper-constraints, it would only fail for that reason.
-        self.skipTest("the change's os-brick does not import on the node image's oslo (issue 13)")
         text = self._cinder_file(ISCSI_CONNECTOR, "openstack/os-brick") + BROKEN_ATTACH
         change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
                                                 "Sandbox: break the iSCSI attach",
@@ -248,16 +278,42 @@ class TestFullRun(SandboxCase):
         self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
         self.assertIn("data_path.test_attach_write_read_detach", message)
         self.assertIsNone(DATA_PATH_LINE.search(message), message)
-        # ... and they failed for the change's reason (the change's os-brick was
-        # the one that ran), not because the phase could not start at all.
-        # The build the comment reports: the newest (an earlier attempt may have
-        # been retried as an infrastructure failure, which is never the change's).
-        iscsi = max((b for b in self._builds(change) if b["job_name"].endswith("-iscsi")),
-                    key=lambda b: b["start_time"])  # fmt: skip
-        results = requests.get(iscsi["log_url"] + "controller/tempest-output/data-path.json",
-                               timeout=10).json()  # fmt: skip
-        attach = {r["id"]: r for r in results}["data_path.test_attach_write_read_detach"]
+        # ... and they failed for the change's reason: the os-brick that ran on
+        # the node was built from the change's tree (a pbr dev version, in the
+        # venv the role built on the controller), not the pinned release or the
+        # image's package, and raised the change's own exception.
+        doc = self._data_path_doc(self._newest(change, "-iscsi"))
+        os_brick = doc["node"]["os_brick"]
+        self.assertTrue(os_brick["file"].startswith(NODE_VENV), doc["node"])
+        self.assertIn(".dev", os_brick["version"], doc["node"])
+        self.assertIn("src/opendev.org/openstack/os-brick", doc["node"]["venv"]["os_brick_from"])
+        attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
         self.assertEqual("fail", attach["status"], attach)
         self.assertIn("connect_volume broken on purpose", attach["details"]["traceback"], attach)
+        # Named test failures: with voting on, the guard would vote -1.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
+
+    def test_change_breaking_initialize_connection_fails_the_data_path(self):
+        text = self._cinder_file(MANAGER) + BROKEN_CONNECTION
+        change, _, _ = self.sandbox.push_change({MANAGER: text},
+                                                "Sandbox: break initialize_connection")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
+        self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
+        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
+        self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
+        self.assertIn("data_path.test_attach_write_read_detach", message)
+        self.assertIsNone(DATA_PATH_LINE.search(message), message)
+        iscsi = self._newest(change, "-iscsi")
+        doc = self._data_path_doc(iscsi)
+        attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
+        self.assertEqual("fail", attach["status"], attach)
+        # The node's os-brick is the branch's pin: the failure is Cinder's, and
+        # c-vol logged the change's own exception.
+        (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]
+        self.assertEqual(pin, doc["node"]["os_brick"]["version"], doc["node"])
+        cvol = requests.get(iscsi["log_url"] + "controller/logs/screen-c-vol.txt", timeout=10)
+        self.assertIn("initialize_connection broken on purpose", cvol.text)
         # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
