@@ -319,6 +319,18 @@ class DataPath:
             self.detach(state)
             raise AssertionError("attach with a wrong CHAP secret succeeded")
         self.assert_clean()
+        # The same volume with the array's own secret attaches: the failure
+        # above was the secret, not an attach path broken for every volume.
+        try:
+            state = self.attach(vol)
+        except Exception as exc:
+            raise AssertionError(
+                f"with the right CHAP secret the attach fails too ({type(exc).__name__}: "
+                f"{str(exc)[:200]}): the wrong-secret failure proves nothing"
+            ) from exc
+        details["right_secret_attach_s"] = round(state["seconds"], 2)
+        self.detach(state)
+        self.assert_clean()
 
     def test_multiattach_same_host_detach_one_keeps_the_other(self, details):
         """Two attachments of one multiattach volume on this host (two instances):

@@ -82,6 +82,8 @@ class CinderAttachDataPathTest(testtools.TestCase):
     def test_chap_wrong_secret(self):
         details = self.assertPassed("test_chap_wrong_secret_fails_cleanly")
         self.assertIn("error", details)
+        # the same volume then attached with the right secret
+        self.assertIn("right_secret_attach_s", details)
 
     def test_multiattach_same_host_detach_one_keeps_the_other(self):
         self.assertPassed("test_multiattach_same_host_detach_one_keeps_the_other")
