@@ -71,7 +71,9 @@ for i in $(seq 1 "$RUNS"); do
     [ -n "${FRESH_MACHINE_CGROUP:-}" ] && echo 0 > "$FRESH_MACHINE_CGROUP/memory.max_usage_in_bytes" || true
     echo 0 > "$peak_file"
     # Sum of every process's RSS in this PID namespace, every 2 s.
-    ( while sleep 2; do
+    # (processes come and go under cat: no errexit in here)
+    ( set +e +o pipefail
+      while sleep 2; do
           now=$(cat /proc/[0-9]*/status 2>/dev/null | awk '/^VmRSS:/ {s += $2} END {print s + 0}')
           [ "$now" -gt "$(cat "$peak_file")" ] && echo "$now" > "$peak_file"
       done ) &
@@ -81,7 +83,8 @@ for i in $(seq 1 "$RUNS"); do
     in_root bash -c 'cd /src/kit && exec tools/run-sandbox.sh "$@"' run-sandbox "${args[@]}" \
         > "$out/run-$i.log" 2>&1 || rc=$?
     wall=$(( $(date +%s) - start ))
-    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
     rss_mib=$(( $(cat "$peak_file") / 1024 ))
     cg_mib=-
     if [ -n "${FRESH_MACHINE_CGROUP:-}" ]; then
