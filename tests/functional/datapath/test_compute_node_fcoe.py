@@ -150,10 +150,20 @@ class ComputeNodeFCoETest(testtools.TestCase):
 
     # -- helpers ------------------------------------------------------------
 
+    def setUp(self):
+        super().setUp()
+        # A failed test may leave a map or a disk behind: the next starts clean.
+        self.addCleanup(self.node.ssh, "multipath -F; true", sudo=True, check=False)
+
     def steps(self, *plan):
+        # The LUN shows through the array's four FC ports, four SCSI paths,
+        # and the node runs multipathd: os-brick attaches through dm-multipath,
+        # as Nova does on such a host (volume_use_multipath). Without it,
+        # multipathd still builds a map of the four paths and the map outlives
+        # os-brick's detach (seen here with the image's os-brick 6.1).
         result = self.node.ssh(
             "sudo -n python3 /tmp/brick_volume.py steps",
-            input=json.dumps({"multipath": False, "steps": list(plan)}),
+            input=json.dumps({"multipath": True, "steps": list(plan)}),
             check=False,
             timeout=600,
         )
@@ -216,8 +226,13 @@ class ComputeNodeFCoETest(testtools.TestCase):
             {"op": "disconnect"},
             {"op": "leftovers"},
         )
-        self.assertRegex(connect["path"], r"^/dev/disk/by-path/pci-.*-fc-0x2000524a93")
-        self.assertTrue(connect["realpath"].startswith("/dev/sd"), connect)
+        self.figures.update(
+            attach_s=connect["seconds"], detach_s=detach["seconds"],
+            write_MBps=wrote["mb_per_s"], read_MBps=read["mb_per_s"],
+        )  # fmt: skip
+        # a dm-multipath map over the node kernel's SCSI disks of the array's LUN
+        self.assertTrue(connect["realpath"].startswith("/dev/dm-"), connect)
+        self.assertIn(vol["id"].replace("-", "")[:8], json.dumps(connect).replace("-", ""))
         expected = pattern_sha256(mib, seed)
         self.assertEqual(expected, wrote["sha256"])
         self.assertEqual(expected, read["sha256"])
@@ -225,10 +240,6 @@ class ComputeNodeFCoETest(testtools.TestCase):
             on_array = hashlib.sha256(f.read(mib * MIB)).hexdigest()
         self.assertEqual(expected, on_array)
         self.assertEqual(CLEAN, {k: left[k] for k in CLEAN}, left)
-        self.figures.update(
-            attach_s=connect["seconds"], detach_s=detach["seconds"],
-            write_MBps=wrote["mb_per_s"], read_MBps=read["mb_per_s"],
-        )  # fmt: skip
 
     def test_failed_attach_leaves_nothing(self):
         # a LUN the array never mapped: os-brick scans, finds no device, fails
