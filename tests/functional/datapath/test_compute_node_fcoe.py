@@ -141,8 +141,8 @@ class ComputeNodeFCoETest(testtools.TestCase):
             cls.array.stop()
         cls.plane.down()
         cls._tmp.cleanup()
-        print("compute node fcoe figures: " + json.dumps(
-            {k: round(v, 2) for k, v in cls.figures.items()}))  # fmt: skip
+        figures = {k: round(v, 2) if isinstance(v, float) else v for k, v in cls.figures.items()}
+        print("compute node fcoe figures: " + json.dumps(figures))
 
     @classmethod
     def tearDownClass(cls):
@@ -230,9 +230,13 @@ class ComputeNodeFCoETest(testtools.TestCase):
             attach_s=connect["seconds"], detach_s=detach["seconds"],
             write_MBps=wrote["mb_per_s"], read_MBps=read["mb_per_s"],
         )  # fmt: skip
-        # a dm-multipath map over the node kernel's SCSI disks of the array's LUN
-        self.assertTrue(connect["realpath"].startswith("/dev/dm-"), connect)
-        self.assertIn(vol["id"].replace("-", "")[:8], json.dumps(connect).replace("-", ""))
+        # the node kernel's block device of the array's LUN: the multipath map,
+        # or one of its paths when os-brick looked before multipathd built the
+        # map (os-brick's own fallback); either way its WWN is LIO's for the
+        # volume (the volume id is the unit serial)
+        self.assertRegex(connect["realpath"], r"^/dev/(dm-|sd)", connect)
+        self.assertIn(vol["id"].replace("-", "")[:8], connect.get("scsi_wwn", ""), connect)
+        self.figures["attached_as"] = connect["realpath"]
         expected = pattern_sha256(mib, seed)
         self.assertEqual(expected, wrote["sha256"])
         self.assertEqual(expected, read["sha256"])
