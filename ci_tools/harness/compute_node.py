@@ -87,6 +87,37 @@ class ComputeNode:
     def data_addrs(self):
         return [a.split("/")[0] for a in self.data_plane.node_addrs]
 
+    @property
+    def data_macs(self):
+        return [f"52:54:00:d{i}:00:0a" for i in range(2)]
+
+    def fcoe_wwpn(self, path_index=0):
+        """The WWPN software FCoE gives the FC port on data NIC ``path_index``
+        (``fcoe_wwn_from_mac``: ``20:00`` + MAC), as 16 hex digits."""
+        return "2000" + self.data_macs[path_index].replace(":", "")
+
+    def enable_fcoe(self, path_index=0, timeout=120):
+        """Bring up a VN2VN FCoE port on data NIC ``path_index`` (eth1, eth2):
+        the kernel's software FC initiator; its fc_host is what os-brick's
+        FibreChannelConnector reads. Zone its WWPN on the array first (an
+        initiator that logs in before its ACL exists stays unseen: doc/fc-fcoe.rst).
+        Returns the fc_host's name (``hostN``)."""
+        nic = f"eth{path_index + 1}"
+        script = (
+            "set -e; modprobe fcoe; "
+            f"ip link set {nic} mtu {self.data_plane.mtu} up; "
+            f"echo {nic} > /sys/bus/fcoe/ctlr_create; "
+            # the controller created last is this NIC's
+            "c=$(ls -d /sys/bus/fcoe/devices/ctlr_* | sort -V | tail -1); "
+            "echo vn2vn > $c/mode; echo 1 > $c/enabled; "
+            f"for h in /sys/class/fc_host/host*; do "
+            f'[ "$(cat $h/port_name)" = 0x{self.fcoe_wwpn(path_index)} ] && basename $h; done; true'
+        )
+        out = self.ssh(script, sudo=True, timeout=timeout).stdout.split()
+        if not out:
+            raise ServiceError(f"compute node {self.name}: no fc_host on {nic} after enable")
+        return out[-1]
+
     def _prepare(self):
         os.makedirs(self.dir, exist_ok=True)
         overlay = os.path.join(self.dir, "root.qcow2")
@@ -125,10 +156,11 @@ class ComputeNode:
             ),
             "-device", "virtio-net-pci,netdev=mgmt",
         ]  # fmt: skip
+        # jumbo frames when the data plane carries them (FCoE)
+        mtu = f",host_mtu={self.data_plane.mtu}" if self.data_plane.mtu > 1500 else ""
         for i, fd in enumerate(tap_fds):
-            mac = f"52:54:00:d{i}:00:0a"
-            argv += ["-netdev", f"tap,id=data{i},fd={fd}",
-                     "-device", f"virtio-net-pci,netdev=data{i},mac={mac}"]  # fmt: skip
+            nic = f"virtio-net-pci,netdev=data{i},mac={self.data_macs[i]}{mtu}"
+            argv += ["-netdev", f"tap,id=data{i},fd={fd}", "-device", nic]
         if accel == "kvm":
             argv += ["-cpu", "host"]
         return argv

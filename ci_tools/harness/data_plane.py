@@ -10,6 +10,11 @@ routes out: the namespace has no default route and no link to the host.
 joins it for the one ``TUNSETIFF`` call, and hands the open descriptor to
 QEMU (``-netdev tap,fd=N``), so QEMU itself runs in the host's namespace,
 where its management port forward (SSH for Zuul) listens on 127.0.0.1.
+
+With ``mtu=9000`` (FCoE: a full FC frame is 2.1 KB, more than 1500) the
+bridges and every TAP carry jumbo frames, and :meth:`DataPlane.segment`
+gives :mod:`ci_tools.array.fcoe_vm`'s guests (the array's data-plane VM)
+named TAPs on a path's bridge, beside the compute node's data NIC.
 """
 
 import ctypes
@@ -46,8 +51,9 @@ def _ip(*args, netns=None, check=True):
 class DataPlane:
     """The namespace and its two bridges; :meth:`down` removes everything."""
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, mtu=1500):
         self.netns = name or f"cinder-ci-dp-{secrets.token_hex(3)}"
+        self.mtu = mtu
         self.taps = []
 
     @property
@@ -64,6 +70,7 @@ class DataPlane:
             _ip("link", "set", "lo", "up", netns=self.netns)
             for bridge, portal, _node in PATHS:
                 _ip("link", "add", bridge, "type", "bridge", netns=self.netns)
+                _ip("link", "set", bridge, "mtu", str(self.mtu), netns=self.netns)
                 _ip("addr", "add", f"{portal}/{PREFIX}", "dev", bridge, netns=self.netns)
                 _ip("link", "set", bridge, "up", netns=self.netns)
         except ServiceError:
@@ -107,10 +114,15 @@ class DataPlane:
         thread.join()
         if "error" in result:
             raise ServiceError(f"data plane: cannot create {name}: {result['error']}")
-        _ip("link", "set", name, "master", bridge, netns=self.netns)
+        _ip("link", "set", name, "mtu", str(self.mtu), "master", bridge, netns=self.netns)
         _ip("link", "set", name, "up", netns=self.netns)
         self.taps.append(name)
         return result["fd"]
+
+    def segment(self, path_index=0):
+        """Path ``path_index``'s bridge as a :class:`ci_tools.array.fcoe_vm.Segment`
+        (``netns`` and ``tap()``), for guests QEMU starts inside the namespace."""
+        return _PathSegment(self, PATHS[path_index][0])
 
     def set_path(self, path_index, up):
         """Take a path's bridge down (a failed switch port) or bring it back."""
@@ -123,6 +135,23 @@ class DataPlane:
     def down(self):
         if self.exists():
             _ip("netns", "delete", self.netns, check=False)
+
+
+class _PathSegment:
+    def __init__(self, plane, bridge):
+        self.plane, self.bridge, self.netns = plane, bridge, plane.netns
+
+    def tap(self):
+        name = f"tap-{self.bridge}-{len(self.plane.taps)}"
+        _ip("tuntap", "add", name, "mode", "tap", netns=self.netns)
+        _ip("link", "set", name, "mtu", str(self.plane.mtu), "master", self.bridge,
+            netns=self.netns)  # fmt: skip
+        _ip("link", "set", name, "up", netns=self.netns)
+        self.plane.taps.append(name)
+        return name
+
+    def down(self):
+        """The plane owns the namespace: :meth:`DataPlane.down` removes it."""
 
 
 def leftover_namespaces():

@@ -37,6 +37,11 @@ MIRRORS = [
 ELEMENT = os.path.join(
     os.path.dirname(__file__), "..", "..", "nodepool", "elements", "cinder-ci-node"
 )
+# Elements whose static files the image layer installs (diskimage-builder's
+# install-static): the FCoE by-path udev rule os-brick's FibreChannelConnector
+# needs on a virtio NIC (doc/fc-fcoe.rst). The kernel's fcoe module is in
+# linux-image-amd64; VN2VN is set up through /sys/bus/fcoe, no fcoe-utils.
+STATIC_ELEMENTS = [os.path.join(os.path.dirname(ELEMENT), "cinder-ci-fcoe")]
 # Modules the initramfs loads to mount the root filesystem (with their deps).
 ROOT_MODULES = ["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"]
 NODE_USER = "zuul"
@@ -138,12 +143,27 @@ def tree_key(element=ELEMENT):
     return digest.hexdigest()[:16]
 
 
+def static_files():
+    """[(path in the image, file here)] of :data:`STATIC_ELEMENTS`' ``static/`` trees."""
+    out = []
+    for element in STATIC_ELEMENTS:
+        base = os.path.join(element, "static")
+        for top, _dirs, files in os.walk(base):
+            for name in files:
+                path = os.path.join(top, name)
+                out.append((os.path.relpath(path, base), path))
+    return sorted(out)
+
+
 def image_key(element=ELEMENT):
     """The image's key: the tree's plus everything the node-specific layer writes."""
     digest = hashlib.sha256()
     parts = (BUILD_VERSION, tree_key(element), NODE_INIT, INITRAMFS_INIT, MULTIPATH_CONF, CUSTOMIZE)
     for part in parts:
         digest.update(part.encode() + b"\0")
+    for rel, path in static_files():
+        with open(path, "rb") as f:
+            digest.update(rel.encode() + b"\0" + f.read() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -231,6 +251,10 @@ def _build(element, root, path):
         _run(["cp", "-a", "--reflink=auto", tree, rootfs])
         hooks = _write_hooks(work)
         _run([os.path.join(hooks, "customize"), rootfs])
+        for rel, src in static_files():
+            dst = os.path.join(rootfs, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
         out = os.path.join(work, "image")
         os.makedirs(out)
         kver = _kernel(rootfs, out)

@@ -7,7 +7,7 @@
   brick_volume.py extend    [--multipath] < info  rescan; prints the new size in bytes
   brick_volume.py write PATH MIB SEED             write a pattern (O_DIRECT); sha256, MB/s
   brick_volume.py read PATH MIB                   read MIB back (O_DIRECT); sha256, MB/s
-  brick_volume.py leftovers                       sessions, SCSI disks, multipath maps
+  brick_volume.py leftovers                       sessions, SCSI disks, multipath maps, FC links
   brick_volume.py steps < {"multipath": bool, "steps": [...]}   several in one process
 
 ``steps`` runs a list of {"op": connector|connect|disconnect|extend|write|read|
@@ -51,10 +51,15 @@ def _brick():
     return connector
 
 
-def _connector(multipath):
+# Cinder's driver_volume_type -> os-brick's protocol name
+PROTOCOLS = {"iscsi": "ISCSI", "fibre_channel": "FIBRE_CHANNEL"}
+
+
+def _connector(multipath, info=None):
     connector = _brick()
+    protocol = PROTOCOLS[(info or {}).get("driver_volume_type", "iscsi")]
     return connector.InitiatorConnector.factory(
-        "ISCSI", "sudo", use_multipath=multipath, device_scan_attempts=5
+        protocol, "sudo", use_multipath=multipath, device_scan_attempts=5
     )
 
 
@@ -101,7 +106,11 @@ def leftovers():
     disks = sorted(d for d in os.listdir("/sys/block") if d.startswith("sd"))
     maps = [line.split()[0] for line in run("dmsetup", "ls", "--target", "multipath").splitlines()
             if line and not line.startswith("No devices")]
-    return {"sessions": sessions, "scsi_disks": disks, "multipath_maps": maps}
+    by_path = "/dev/disk/by-path"
+    fc_links = sorted(n for n in (os.listdir(by_path) if os.path.isdir(by_path) else [])
+                      if "-fc-" in n)
+    return {"sessions": sessions, "scsi_disks": disks, "multipath_maps": maps,
+            "fc_links": fc_links}
 
 
 def steps(plan):
@@ -118,14 +127,14 @@ def steps(plan):
                 )
             elif op == "connect":
                 info = step["info"]
-                device = _connector(multipath).connect_volume(info["data"])
+                device = _connector(multipath, info).connect_volume(info["data"])
                 device["realpath"] = os.path.realpath(device["path"])
                 out = dict(device)
             elif op == "disconnect":
-                _connector(multipath).disconnect_volume(info["data"], device, force=False)
+                _connector(multipath, info).disconnect_volume(info["data"], device, force=False)
                 out = {}
             elif op == "extend":
-                out = {"size": _connector(multipath).extend_volume(info["data"])}
+                out = {"size": _connector(multipath, info).extend_volume(info["data"])}
             elif op == "write":
                 out = _direct_io(device["realpath"], step["mib"], seed=step["seed"])
             elif op == "read":
@@ -168,20 +177,20 @@ def main(argv):
     elif cmd == "connect":
         info = json.load(sys.stdin)
         start = time.monotonic()
-        device = _connector(multipath).connect_volume(info["data"])
+        device = _connector(multipath, info).connect_volume(info["data"])
         device["seconds"] = round(time.monotonic() - start, 3)
         device["realpath"] = os.path.realpath(device["path"])
         out = device
     elif cmd == "disconnect":
         both = json.load(sys.stdin)
         start = time.monotonic()
-        _connector(multipath).disconnect_volume(
+        _connector(multipath, both["connection_info"]).disconnect_volume(
             both["connection_info"]["data"], both["device_info"], force=False
         )
         out = {"seconds": round(time.monotonic() - start, 3)}
     elif cmd == "extend":
         info = json.load(sys.stdin)
-        out = {"size": _connector(multipath).extend_volume(info["data"])}
+        out = {"size": _connector(multipath, info).extend_volume(info["data"])}
     elif cmd == "write":
         out = _direct_io(args[1], int(args[2]), seed=args[3])
     elif cmd == "read":

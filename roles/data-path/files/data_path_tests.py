@@ -109,7 +109,7 @@ class DataPath:
             "sudo", socket.gethostname(), multipath, False
         )
         self.cleanups = []
-        self._brick_connector = None
+        self._brick_connectors = {}
         self.array = ArrayAdmin.from_env()
 
     def new_client(self):
@@ -156,7 +156,7 @@ class DataPath:
         connection_info = {"driver_volume_type": info.get("driver_volume_type", "iscsi"),
                            "data": info}  # fmt: skip
         try:
-            device = self._connector().connect_volume(connection_info["data"])
+            device = self._connector(connection_info).connect_volume(connection_info["data"])
         except Exception:
             cinder.attachments.delete(attachment_id)
             raise
@@ -167,7 +167,9 @@ class DataPath:
 
     def detach(self, state, cinder=None):
         start = time.monotonic()
-        self._connector().disconnect_volume(state["conn"]["data"], state["device"], force=False)
+        self._connector(state["conn"]).disconnect_volume(
+            state["conn"]["data"], state["device"], force=False
+        )
         (cinder or self.cinder).attachments.delete(state["attachment"])
         return time.monotonic() - start
 
@@ -221,16 +223,22 @@ class DataPath:
             raise AssertionError(f"left on the array {when}: {left}")
         details["array"] = "checked: no host, no mapping"
 
-    def _connector(self):
-        # One connector for every attach, as Nova's volume driver holds one:
-        # threads share it (os-brick locks connect and disconnect itself), and
-        # os-brick's config is set up once.
-        if self._brick_connector is None:
+    def _connector(self, connection_info=None):
+        # One connector per protocol for every attach, as Nova's volume driver
+        # holds one: threads share it (os-brick locks connect and disconnect
+        # itself), and os-brick's config is set up once. The backend's
+        # driver_volume_type (iscsi, fibre_channel) picks it, as in Nova;
+        # before any attach, DATA_PATH_VOLUME_TYPE says which it will be.
+        kind = (connection_info or {}).get("driver_volume_type") or os.environ.get(
+            "DATA_PATH_VOLUME_TYPE", "iscsi"
+        )
+        if kind not in self._brick_connectors:
             brick = brick_volume._brick()
-            self._brick_connector = brick.InitiatorConnector.factory(
-                "ISCSI", "sudo", use_multipath=self.multipath, device_scan_attempts=5
-            )
-        return self._brick_connector
+            self._brick_connectors[kind] = brick.InitiatorConnector.factory(
+                brick_volume.PROTOCOLS[kind], "sudo", use_multipath=self.multipath,
+                device_scan_attempts=5,
+            )  # fmt: skip
+        return self._brick_connectors[kind]
 
     def assert_clean(self):
         left = brick_volume.leftovers()

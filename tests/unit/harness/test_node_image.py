@@ -31,6 +31,47 @@ class NodeImageTest(testtools.TestCase):
         self.assertNotEqual(before, node_image.image_key(self.element))
         self.assertIn("fcoe-utils", node_image.packages(self.element))
 
+    def test_the_image_carries_the_fcoe_by_path_udev_rule(self):
+        # os-brick's FibreChannelConnector needs it on a virtio NIC (doc/fc-fcoe.rst)
+        installed = dict(node_image.static_files())
+        self.assertIn("etc/udev/rules.d/65-fcoe-virtio-by-path.rules", installed)
+        helper = installed["usr/lib/udev/fcoe-virtio-path"]
+        self.assertTrue(os.access(helper, os.X_OK))
+
+    def test_a_changed_static_file_means_a_new_image(self):
+        before = node_image.image_key(self.element)
+        extra = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, extra)
+        os.makedirs(os.path.join(extra, "static", "etc"))
+        with open(os.path.join(extra, "static", "etc", "x"), "w") as f:
+            f.write("1")
+        self.patch(node_image, "STATIC_ELEMENTS", node_image.STATIC_ELEMENTS + [extra])
+        self.assertNotEqual(before, node_image.image_key(self.element))
+
+
+class ComputeNodeFCoETest(testtools.TestCase):
+    def node(self, mtu):
+        from ci_tools.harness.compute_node import ComputeNode  # noqa: PLC0415
+
+        plane = data_plane.DataPlane(name="unit", mtu=mtu)
+        image = type("Image", (), {"kernel": "k", "initrd": "i"})()
+        return ComputeNode(tempfile.gettempdir(), image, plane, [], "key")
+
+    def test_the_fc_port_wwpn_is_software_fcoe_s_from_the_data_nic_mac(self):
+        node = self.node(9000)
+        # fcoe_wwn_from_mac: 20:00 + the MAC
+        self.assertEqual("2000" + node.data_macs[0].replace(":", ""), node.fcoe_wwpn(0))
+        self.assertEqual(16, len(node.fcoe_wwpn(1)))
+
+    def test_jumbo_frames_only_on_a_jumbo_data_plane(self):
+        node = self.node(9000)
+        node.port = 2222
+        argv = " ".join(node._argv("tcg", "o", "s", [5, 6]))
+        self.assertEqual(2, argv.count("host_mtu=9000"))
+        node = self.node(1500)
+        node.port = 2222
+        self.assertNotIn("host_mtu", " ".join(node._argv("tcg", "o", "s", [5, 6])))
+
 
 class DataPlaneAddressTest(testtools.TestCase):
     def test_paths_use_documentation_ranges_never_this_hosts(self):
