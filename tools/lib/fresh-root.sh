@@ -83,9 +83,21 @@ fresh_root_prepare() {
 }
 
 ca=/etc/site-ca-bundle.crt
+root_env=(/usr/bin/env -i HOME=/root LANG=C.UTF-8
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    CI_KIT_ROOT=/opt/cinder-ci PIP_CERT=$ca SSL_CERT_FILE=$ca REQUESTS_CA_BUNDLE=$ca
+    GIT_SSL_CAINFO=$ca CURL_CA_BUNDLE=$ca)
 in_root() {
-    chroot "$chroot_dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        CI_KIT_ROOT=/opt/cinder-ci PIP_CERT=$ca SSL_CERT_FILE=$ca REQUESTS_CA_BUNDLE=$ca \
-        GIT_SSL_CAINFO=$ca CURL_CA_BUNDLE=$ca "$@"
+    if [ "${FRESH_ROOT_NAMESPACED:-0}" != 1 ]; then
+        chroot "$chroot_dir" "${root_env[@]}" "$@"
+        return
+    fi
+    # pivot_root in a mount namespace of its own, not chroot: the kernel
+    # refuses a chrooted process new user namespaces, and Zuul's executor runs
+    # every job in bubblewrap with --unshare-user (its start-up check fails).
+    # The host's tree is unmounted after the pivot: only the root is seen.
+    unshare --mount --propagation private -- /bin/bash -c '
+        cd "$1" && mkdir -p .host-root && pivot_root . .host-root || exit 125
+        cd / && umount -l /.host-root || exit 125
+        shift; exec /usr/sbin/chroot / "$@"' in-root "$chroot_dir" "${root_env[@]}" "$@"
 }
