@@ -203,15 +203,9 @@ class TestFullRun(SandboxCase):
             self.assertIn(rel, listed)
 
     def test_stable_change_installs_its_branchs_constraints(self):
-        # Known defect, left open (issue 15): on the warm sandbox node the
-        # stable/2025.1 jobs install 2025.1's versions, then fail as
-        # infrastructure in "Set up Keystone's database and keys" (three tries
-        # each) - most likely keystone 2025.1 refusing the keystone database a
-        # master run migrated, which DevStack-lite keeps between runs. Until
-        # that database is kept per series, this test would only burn 15 CI
-        # minutes on a known failure; the branch's constraint file is proven by
-        # tests/unit/sandbox/test_branch_constraints.py.
-        self.skipTest("stable/2025.1 jobs fail in Keystone's db setup on a warm node (issue 15)")
+        # Runs after master changes on the same warm node (or a node a master
+        # run left): DevStack-lite must re-create the Keystone and Glance
+        # databases master's releases migrated, which 2025.1's cannot use.
         # A new module, not a docs change: every job runs for it.
         change, _, _ = self.sandbox.push_change(
             {"cinder/sandbox_stable.py": "# Sandbox: a harmless change on a stable branch.\n"},
