@@ -95,10 +95,20 @@ for i in $(seq 1 "$RUNS"); do
     printf '%-4s %-5s %-9s %-14s %-14s %s\n' "$i" "$rc" "${wall}s" "${rss_mib}MiB" "${cg_mib}MiB" "${jobs:-none}" >> "$summary"
     log "run $i: exit $rc in ${wall}s, peak RSS ${rss_mib} MiB; ${jobs:-no job lines}"
     [ "$rc" = 0 ] || { status=1; tail -25 "$out/run-$i.log" >&2; }
-    # Everything the run started must be gone once it returned.
-    left=$(ps -e -o pid=,args= | awk -v me=$$ '$1 != 1 && $1 != me' | grep -v -E ' (ps|awk|grep|bash .*fresh-machine-sandbox\.sh.*)$' || true)
+    # Everything the run started must be gone once it returned: every
+    # process of this PID namespace but this script (its init, pid 1), read
+    # from /proc in this shell (a ps pipeline would list itself). The
+    # sampler's last sleep ends first.
+    sleep 3
+    left=""
+    for proc in /proc/[0-9]*; do
+        pid=${proc#/proc/}
+        [ "$pid" = 1 ] && continue
+        args=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null) || continue
+        [ -n "$args" ] && left+="  $pid $args"$'\n'
+    done
     if [ -n "$left" ]; then
-        log "run $i left processes running:"; echo "$left" | tee "$out/run-$i.leftovers" >&2
+        log "run $i left processes running:"; printf '%s' "$left" | tee "$out/run-$i.leftovers" >&2
         status=1
     fi
 done
