@@ -258,42 +258,13 @@ class TestFullRun(SandboxCase):
         # The target branch without the change started on the same node: the change's fault.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
-    def test_os_brick_change_breaking_iscsi_attach_fails_the_data_path(self):
-        text = self._cinder_file(ISCSI_CONNECTOR, "openstack/os-brick") + BROKEN_ATTACH
-        change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
-                                                "Sandbox: break the iSCSI attach",
-                                                project="openstack/os-brick")  # fmt: skip
+    def _assert_data_path_fails(self, change):
+        """The change's report: the iSCSI job FAILURE naming the data-path tests
+        (Tempest's API tests never attach here, so the data path alone fails
+        it), the FC job (no data path on this machine) SUCCESS. Returns the
+        iSCSI build, its data-path.json and the attach test's result."""
         message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
         lines = job_lines(message)
-        # Tempest's API tests never attach here: the data path alone fails the job,
-        # and names its tests; the FC job has no data path on this machine.
-        self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
-        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
-        self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
-        self.assertIn("data_path.test_attach_write_read_detach", message)
-        self.assertIsNone(DATA_PATH_LINE.search(message), message)
-        # ... and they failed for the change's reason: the os-brick that ran on
-        # the node was built from the change's tree (a pbr dev version, in the
-        # venv the role built on the controller), not the pinned release or the
-        # image's package, and raised the change's own exception.
-        doc = self._data_path_doc(self._newest(change, "-iscsi"))
-        os_brick = doc["node"]["os_brick"]
-        self.assertTrue(os_brick["file"].startswith(NODE_VENV), doc["node"])
-        self.assertIn(".dev", os_brick["version"], doc["node"])
-        self.assertIn("src/opendev.org/openstack/os-brick", doc["node"]["venv"]["os_brick_from"])
-        attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
-        self.assertEqual("fail", attach["status"], attach)
-        self.assertIn("connect_volume broken on purpose", attach["details"]["traceback"], attach)
-        # Named test failures: with voting on, the guard would vote -1.
-        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
-
-    def test_change_breaking_initialize_connection_fails_the_data_path(self):
-        text = self._cinder_file(MANAGER) + BROKEN_CONNECTION
-        change, _, _ = self.sandbox.push_change({MANAGER: text},
-                                                "Sandbox: break initialize_connection")  # fmt: skip
-        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
-        lines = job_lines(message)
-        # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
         self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
         self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
         self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
@@ -303,6 +274,32 @@ class TestFullRun(SandboxCase):
         doc = self._data_path_doc(iscsi)
         attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
         self.assertEqual("fail", attach["status"], attach)
+        return iscsi, doc, attach
+
+    def test_os_brick_change_breaking_iscsi_attach_fails_the_data_path(self):
+        text = self._cinder_file(ISCSI_CONNECTOR, "openstack/os-brick") + BROKEN_ATTACH
+        change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
+                                                "Sandbox: break the iSCSI attach",
+                                                project="openstack/os-brick")  # fmt: skip
+        _, doc, attach = self._assert_data_path_fails(change)
+        # ... and they failed for the change's reason: the os-brick that ran on
+        # the node was built from the change's tree (a pbr dev version, in the
+        # venv the role built on the controller), not the pinned release or the
+        # image's package, and raised the change's own exception.
+        os_brick = doc["node"]["os_brick"]
+        self.assertTrue(os_brick["file"].startswith(NODE_VENV), doc["node"])
+        self.assertIn(".dev", os_brick["version"], doc["node"])
+        self.assertIn("src/opendev.org/openstack/os-brick", doc["node"]["venv"]["os_brick_from"])
+        self.assertIn("connect_volume broken on purpose", attach["details"]["traceback"], attach)
+        # Named test failures: with voting on, the guard would vote -1.
+        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
+
+    def test_change_breaking_initialize_connection_fails_the_data_path(self):
+        text = self._cinder_file(MANAGER) + BROKEN_CONNECTION
+        change, _, _ = self.sandbox.push_change({MANAGER: text},
+                                                "Sandbox: break initialize_connection")  # fmt: skip
+        # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
+        iscsi, doc, _ = self._assert_data_path_fails(change)
         # The node's os-brick is the branch's pin: the failure is Cinder's, and
         # c-vol logged the change's own exception.
         (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]
