@@ -36,6 +36,12 @@ def add_subparser(subparsers):
         action="store_false",
         help="skip the compute node VM and the iSCSI job's data-path phase",
     )
+    up.add_argument(
+        "--periodic-time",
+        metavar="CRON",
+        help="fire the periodic canary by this cron time (UTC); by default it "
+        "runs only when enqueued, never ahead of your change",
+    )
     up.set_defaults(func=cmd_up)
     for name, func, text in (("status", cmd_status, "what runs where"),
                              ("down", cmd_down, "stop a running sandbox")):  # fmt: skip
@@ -95,7 +101,8 @@ def cmd_up(args):
     from ci_tools.sandbox.diagnose import explain_change
     from ci_tools.sandbox.loop import Sandbox
 
-    sandbox = Sandbox(args.repo, args.work_dir, compute_node=args.compute_node)
+    sandbox = Sandbox(args.repo, args.work_dir, compute_node=args.compute_node,
+                      periodic_time=args.periodic_time)  # fmt: skip
     _prepare_work_dir(sandbox.work_dir, sandbox.node_dest)
 
     def interrupted(signum, _frame):

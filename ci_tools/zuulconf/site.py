@@ -43,7 +43,8 @@ SCHEMA = vs.Schema(
         },
         vs.Required("driver_dir"): vs.Match(r"^[a-z0-9_]+$"),
         vs.Required("stable_branches"): [_branch],
-        vs.Optional("periodic_time", default="0 4 * * *"): str,
+        # None: no timer; the canary runs only when enqueued (the sandbox's default)
+        vs.Optional("periodic_time", default="0 4 * * *"): vs.Any(None, str),
         vs.Required("protocols"): vs.All([vs.Any("iscsi", "fc")], vs.Length(min=1)),
         vs.Required("log_root"): str,
         vs.Required("log_url"): vs.Url(),

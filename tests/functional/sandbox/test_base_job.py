@@ -89,6 +89,7 @@ class TestBaseJobOnStaticNode(testtools.TestCase):
         # its own node user, so this runs beside the full run (quick_jobs.py)
         site["sandbox_node"]["username"] = QUICK_NODE_USER
         site["log_root"] = log_root
+        site["periodic_time"] = None  # no canary by the clock mid-test
         site["log_url"] = logserver.url
         extra = {
             "zuul.d/zz-smoke.yaml": SMOKE_CONFIG,

@@ -115,6 +115,7 @@ class TestJobSecretReachesScrubber(testtools.TestCase):
         site = copy.deepcopy(load_site(REPO))
         site["sandbox_node"]["port"] = free_port()
         site["log_root"] = log_root
+        site["periodic_time"] = None  # no canary by the clock mid-test
         site["log_url"] = logserver.url
         extra = {
             "zuul.d/zz-security.yaml": CONFIG.format(password=self.password),

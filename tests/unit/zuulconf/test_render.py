@@ -115,6 +115,16 @@ class TestRenderSettings(testtools.TestCase):
             self.assertFalse(re.match(regex, "stable/2024x2"))
             self.assertFalse(re.match(regex, "stable/2023.1"))
 
+    def test_check_outranks_the_canary_which_fires_only_when_timed(self):
+        pipelines = by_name(self.render()["zuul.d/pipelines.yaml"], "pipeline")
+        # Zuul hands nodes out by precedence first: a patch never waits for the
+        # canary's queued builds.
+        self.assertEqual("normal", pipelines["check"]["precedence"])
+        self.assertEqual("low", pipelines["periodic"]["precedence"])
+        self.assertEqual({"timer": [{"time": "0 4 * * *"}]}, pipelines["periodic"]["trigger"])
+        untimed = by_name(self.render(periodic_time=None)["zuul.d/pipelines.yaml"], "pipeline")
+        self.assertEqual({}, untimed["periodic"]["trigger"])
+
     def test_secrets_attach_only_when_enabled(self):
         job = by_name(self.render(use_secrets=False)["zuul.d/jobs.yaml"], "job")
         self.assertNotIn("secrets", job["refflash-ci-tempest-base"])
