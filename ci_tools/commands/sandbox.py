@@ -200,6 +200,8 @@ def cmd_down(args):
     sessions = reaper.sessions_of(work_dir)
     if not (pid and pid_alive(pid)) and not sessions:
         if os.path.exists(state_path):
+            # a killed sandbox leaves its data plane's namespace behind
+            reaper.reap(work_dir, netns=netns)
             os.unlink(state_path)
             print(f"no sandbox process left in {work_dir}; removed its stale state")
             return 0
