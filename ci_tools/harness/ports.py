@@ -10,7 +10,10 @@ import time
 # (pip, ssh, ZooKeeper clients) may take it before the service binds it; one
 # CI run lost a Zuul executor to that ("Address already in use").
 FIRST = 20000
-_given = set()
+# Fixed ports of services started later in that range: RabbitMQ's
+# inter-node port (AMQP's 5672 + 20000) on a DevStack-lite node.
+RESERVED = frozenset({25672})
+_given = set(RESERVED)
 _lock = threading.Lock()
 
 

@@ -15,6 +15,7 @@ class TestFreePort(testtools.TestCase):
         for port in given:
             self.assertGreaterEqual(port, ports.FIRST)
             self.assertLess(port, high)
+            self.assertNotIn(port, ports.RESERVED)
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", port))
 
