@@ -416,9 +416,7 @@ class ArrayService:
         """``?offset=&length=`` (bytes): the SHA-256 of that range of the volume."""
         if "length" not in query:
             raise invalid(f"length is required (bytes, at most {MAX_CHECKSUM_BYTES})")
-        return self.array.checksum_volume(
-            name, _int(query.get("offset", 0)), _int(query["length"])
-        )
+        return self.array.checksum_volume(name, _int(query.get("offset", 0)), _int(query["length"]))
 
     # -- dispatch -------------------------------------------------------------
 

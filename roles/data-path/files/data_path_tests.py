@@ -253,17 +253,20 @@ class DataPath:
         whether the array side was compared, and if not, why."""
         if self.array is None:
             details["array_side"] = (
-                "not compared: the node has no array access (DATA_PATH_ARRAY_URL)")
+                "not compared: the node has no array access (DATA_PATH_ARRAY_URL)"
+            )
             return
         found = self.array.checksum(volume.id, mib * 1024 * 1024)
         if found is None:
             details["array_side"] = (
-                "not compared: the array has no checksum API; the node's read-back checks stand")
+                "not compared: the array has no checksum API; the node's read-back checks stand"
+            )
             return
         if found != sha256:
             raise AssertionError(
                 f"the array holds other data than the node wrote: sha256 {found} on the "
-                f"array, {sha256} written ({mib} MiB of volume-{volume.id})")
+                f"array, {sha256} written ({mib} MiB of volume-{volume.id})"
+            )
         details["array_side"] = f"compared: the array's sha256 of the first {mib} MiB is equal"
 
     def _connector(self, connection_info=None):

@@ -131,6 +131,15 @@ class TestFullRun(SandboxCase):
         self.assertEqual(pin, node["os_brick"]["version"], node)
         self.assertTrue(node["os_brick"]["file"].startswith(NODE_VENV), node)
         self.assertTrue(node["cinderclient"]["file"].startswith(NODE_VENV), node)
+        # The role gave the tests the array (its REST API through the node's
+        # forward, the job's array secret): the array-side checks ran.
+        results = {r["id"]: r["details"] for r in self._data_path_doc(iscsi)["results"]}
+        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
+                         results["data_path.test_attach_write_read_detach"].get("array_side"),
+                         results["data_path.test_attach_write_read_detach"])  # fmt: skip
+        self.assertEqual("checked: no host, no mapping",
+                         results["data_path.test_concurrent_first_attaches_from_a_new_host"]
+                         .get("array"))  # fmt: skip
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
