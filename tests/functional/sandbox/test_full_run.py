@@ -166,6 +166,7 @@ class TestFullRun(SandboxCase):
             for secret in self._node_secrets():
                 self.assertNotIn(secret, conf.text)
             self.assertLaidOutForReviewers(build, "master")
+            self.assertAttachExclusionsApplied(build)
         # Voting is off here; zuul-web's records of this run would earn the +1.
         self.assertEqual(1, vote_guard.decide(self._buildset(change)).value)
 
@@ -181,6 +182,26 @@ class TestFullRun(SandboxCase):
         resp = requests.get(url, timeout=10)
         self.assertEqual(200, resp.status_code, url)
         return resp.json()
+
+    def assertAttachExclusionsApplied(self, build):
+        """The sandbox's controller (a container) cannot attach: the job found
+        that out itself and excluded the tests that copy data through it."""
+        base = build["log_url"] + "controller/tempest-output/"
+        resp = requests.get(base + "node-attach.json", timeout=10)
+        self.assertEqual(200, resp.status_code, resp.url)
+        record = resp.json()
+        self.assertIs(False, record["can_attach"], record)
+        self.assertEqual("detection", record["decided_by"], record)
+        self.assertIn("exclude-no-attach.txt", record["applied"], record)
+        self.assertIs(False, record["settings"]["volume-feature-enabled"]["backup"], record)
+        excluded = requests.get(base + "exclude.txt", timeout=10).text
+        self.assertIn("test_volume_create_get_update_delete_from_image", excluded)
+        summary = requests.get(base + "summary.json", timeout=10).json()
+        self.assertEqual(record, summary["node_attach"])
+        conf = requests.get(base + "tempest.conf", timeout=10).text
+        self.assertRegex(conf, re.compile(r"^backup = False$", re.M))
+        output = requests.get(build["log_url"] + "job-output.txt", timeout=10).text
+        self.assertIn("this node cannot attach volumes (auto: ", output)
 
     def assertLaidOutForReviewers(self, build, branch):
         """What a Cinder reviewer opens, where DevStack jobs put it, browsable from zuul-web."""
