@@ -50,11 +50,6 @@ PINS = {
 }
 
 
-API = "cinder/volume/api.py"
-# Cinder's API service builds cinder.volume.API() at start: without the class
-# it cannot start, a code defect of the change, not of the CI.
-NO_API_CLASS = "\n\n# Sandbox: a change that keeps Cinder from starting.\ndel API\n"
-
 ISCSI_CONNECTOR = "os_brick/initiator/connectors/iscsi.py"
 # An os-brick change that breaks every iSCSI attach: only the data path (the
 # compute node's os-brick, from the change's tree) can catch it.
@@ -267,25 +262,6 @@ class TestFullRun(SandboxCase):
         self.assertIn("VolumesGetTest.test_volume_create_get_update_delete", message)
         self.assertEqual({}, self.sandbox.ci_votes(change))
         # The post-run recorded the failed tests: with voting on, the guard would vote -1.
-        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
-
-    def test_change_that_keeps_cinder_from_starting_is_its_failure_not_infra(self):
-        text = self._cinder_file(API) + NO_API_CLASS
-        change, _, _ = self.sandbox.push_change({API: text},
-                                                "Sandbox: Cinder cannot start")  # fmt: skip
-        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
-        lines = job_lines(message)
-        # FAILURE at once, not retried three times as RETRY_LIMIT, nor called infrastructure.
-        self.assertEqual({"FAILURE"}, {line["result"] for line in lines.values()}, message)
-        self.assertNotIn("INFRASTRUCTURE FAILURE", message)
-        self.assertEqual(2, len(self._builds(change)), self._builds(change))
-        defect = (
-            r"Cinder with this change does not start: c-api raised "
-            r"ImportError: Class API cannot be found \(in cinder/\S+\)"
-        )
-        for job in lines:
-            self.assertRegex(message, rf"{job}: {defect}")
-        # The target branch without the change started on the same node: the change's fault.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
     def _assert_data_path_fails(self, change):

@@ -2,7 +2,7 @@
 
 Real Gerrit emulator, Zuul, static node, DevStack-lite (Keystone, Glance,
 Cinder from the change's tree) and the vote guard; nothing of the Tempest
-job is swapped. Two changes Cinder does not start with, from the two sides
+job is swapped. Changes Cinder does not start with, from the two sides
 of issue 16:
 
 - an innocent change on a node whose library is broken: openstack/requirements
@@ -13,6 +13,8 @@ of issue 16:
   then starts Cinder from the target branch without the change on the same
   node, which fails the same way: INFRASTRUCTURE FAILURE, retried on a new
   node (RETRY_LIMIT), no verdict artifact, and the guard casts no vote;
+- a change that deletes the class Cinder's API service loads at start
+  (ImportError from Cinder's loader): FAILURE, not retried, -1;
 - a change whose own code raises an exception saying "INFRASTRUCTURE
   FAILURE" at start-up: the target branch starts, so the verdict is
   ``does-not-start`` and the guard votes -1, whatever the report quotes.
@@ -48,6 +50,10 @@ from {MISSING} import base  # noqa: F401
 '''
 
 API = "cinder/volume/api.py"
+# Cinder's API service builds cinder.volume.API() at start: without the class
+# it cannot start, a code defect of the change, not of the CI. The exception
+# comes from Cinder's class loader, not from a line of the change.
+NO_API_CLASS = "\n\n# Sandbox: a change that keeps Cinder from starting.\ndel API\n"
 CLAIM = "INFRASTRUCTURE FAILURE (array unreachable); not caused by this change"
 # The change's own code raises at import, worded as the CI's trouble.
 RAISES_CLAIM = (
@@ -141,6 +147,27 @@ class TestStartupBlame(SandboxCase):
         return view.builds(newest["uuid"])
 
     # -- the two sides ---------------------------------------------------------
+
+    def test_a_change_that_keeps_cinder_from_starting_is_its_failure_not_infra(self):
+        change, _, _ = self.sandbox.push_change({API: self._cinder_file(API) + NO_API_CLASS},
+                                                "Sandbox: Cinder cannot start")  # fmt: skip
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        lines = job_lines(message)
+        # FAILURE at once, not retried three times as RETRY_LIMIT, nor called infrastructure.
+        self.assertEqual({JOB: "FAILURE"}, {job: line["result"] for job, line in lines.items()},
+                         message)  # fmt: skip
+        self.assertNotIn("INFRASTRUCTURE FAILURE", message)
+        self.assertEqual(1, len(self.builds(change)), self.builds(change))
+        defect = (
+            r"Cinder with this change does not start: c-api raised "
+            r"ImportError: Class API cannot be found \(in cinder/\S+\)"
+        )
+        self.assertRegex(message, rf"{JOB}: {defect}")
+        # The target branch without the change started on the same node: the
+        # change's fault, and the guard (voting on here) says so.
+        (build,) = self._buildsets_builds(change)
+        self.assertEqual("does-not-start", vote_guard.verdict(build))
+        self.assertEqual("Verified-1", self.sandbox.wait_for_vote(change))
 
     def test_a_change_whose_own_exception_claims_infrastructure_gets_minus_one(self):
         change, _, _ = self.sandbox.push_change({API: self._cinder_file(API) + RAISES_CLAIM},

@@ -29,6 +29,7 @@ from ci_tools.harness.stack import ZuulStack
 from ci_tools.harness.static_node import StaticNode
 from ci_tools.harness.zuul_daemons import zuul_venv
 from ci_tools.zuulconf.site import load_site
+from tests.functional.sandbox.quick_jobs import QUICK_NODE_USER
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -114,6 +115,9 @@ class TestJobSecretReachesScrubber(testtools.TestCase):
         self.addCleanup(logserver.stop)
         site = copy.deepcopy(load_site(REPO))
         site["sandbox_node"]["port"] = free_port()
+        # Its own node user, as test_base_job: the full run's jobs use zuul's
+        # home on this node at the same time (its ~/zuul-output, its logs).
+        site["sandbox_node"]["username"] = QUICK_NODE_USER
         site["log_root"] = log_root
         site["periodic_time"] = None  # no canary by the clock mid-test
         site["log_url"] = logserver.url
@@ -134,7 +138,10 @@ class TestJobSecretReachesScrubber(testtools.TestCase):
         self.addCleanup(stack.stop)
         stack.start()
         node = StaticNode(
-            self.work, [stack.config.ssh_key + ".pub"], port=site["sandbox_node"]["port"]
+            self.work,
+            [stack.config.ssh_key + ".pub"],
+            port=site["sandbox_node"]["port"],
+            user=site["sandbox_node"]["username"],
         )
         self.addCleanup(node.stop)
         node.start()
