@@ -104,8 +104,9 @@ for i in $(seq 1 "$RUNS"); do
     for proc in /proc/[0-9]*; do
         pid=${proc#/proc/}
         [ "$pid" = 1 ] && continue
-        args=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null) || continue
-        [ -n "$args" ] && left+="  $pid $args"$'\n'
+        # (not "args": that holds run-sandbox.sh's arguments for the next run)
+        cmd=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null) || continue
+        [ -n "$cmd" ] && left+="  $pid $cmd"$'\n'
     done
     if [ -n "$left" ]; then
         log "run $i left processes running:"; printf '%s' "$left" | tee "$out/run-$i.leftovers" >&2
