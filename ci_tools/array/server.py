@@ -5,7 +5,10 @@ every other call carries it as ``X-Auth-Token``. A wrong password is 401
 ``auth.failed``; after ``lockout_after`` failures in a row from one client
 address, that address is refused for ``lockout_s`` (429 ``auth.throttled``);
 other addresses still log in. The ``admin`` role alone may use the /admin
-paths and read CHAP secrets (403 ``auth.forbidden``). Errors are JSON
+paths and read CHAP secrets (403 ``auth.forbidden``); among them
+``GET /api/v1/admin/volumes/<name>/checksum?offset=&length=``, the SHA-256
+of a byte range of a volume's blocks (at most 256 MiB), so a test can
+compare what an initiator wrote with what the array holds. Errors are JSON
 ``{"error": {"code", "message"}}`` with codes a driver can act on.
 
 Fault injection (``/api/v1/admin/faults``) adds latency to an operation,
@@ -35,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ci_tools.array import fc
 from ci_tools.array.errors import ArrayError, invalid
+from ci_tools.array.model import MAX_CHECKSUM_BYTES
 from ci_tools.array.replication import Replication
 
 LOG = logging.getLogger(__name__)
@@ -333,6 +337,8 @@ class ArrayService:
               lambda q, b, name: self.set_controller(name, b.get("state")), admin=True),
             R("POST", "/admin/fabric/logins", "admin.fabric_login",
               lambda q, b: fc.login(a, b.get("wwpn"), b.get("logged_in", True)), admin=True),
+            R("GET", "/admin/volumes/(?P<name>[^/]+)/checksum", "admin.volume_checksum",
+              lambda q, b, name: self.volume_checksum(name, q), admin=True),
             R("POST", "/admin/unlock", "admin.unlock",
               lambda q, b: self.auth.unlock(b.get("address")), admin=True),
         ]  # fmt: skip
@@ -405,6 +411,12 @@ class ArrayService:
         if self.exporter is not None:
             self.exporter.set_controller(name, state == "online")
         return result
+
+    def volume_checksum(self, name, query):
+        """``?offset=&length=`` (bytes): the SHA-256 of that range of the volume."""
+        if "length" not in query:
+            raise invalid(f"length is required (bytes, at most {MAX_CHECKSUM_BYTES})")
+        return self.array.checksum_volume(name, _int(query.get("offset", 0)), _int(query["length"]))
 
     # -- dispatch -------------------------------------------------------------
 

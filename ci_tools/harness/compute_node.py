@@ -8,7 +8,8 @@ remembered for this host's kernel). Its NICs:
 
 - eth0, management: QEMU user networking, restricted (no way out), SSH
   forwarded from 127.0.0.1:<port>, the address Zuul's static provider gives
-  the executor; the controller's API ports (Keystone, cinder-api) reach the
+  the executor; the controller's API ports (Keystone, cinder-api, and in
+  the sandbox the array's REST API, all on this host's loopback) reach the
   node at :data:`CONTROLLER_ADDRESS` (each connection a ``busybox nc`` to
   127.0.0.1), the way a lab's compute node reaches its controller;
 - eth1, eth2, data: TAP devices on the two bridges of the

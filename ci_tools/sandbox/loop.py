@@ -32,6 +32,7 @@ import os
 import secrets
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 import requests
@@ -100,6 +101,13 @@ class _Phase:
         self.progress.out(f"[sandbox] {self.name:8} {status} in {took:.1f}s")
 
 
+def node_array_url(array_url):
+    """The array's REST URL as the compute node reaches it: the host's
+    loopback port at the controller address QEMU forwards from the guest."""
+    parts = urlsplit(array_url)
+    return urlunsplit((parts.scheme, f"{CONTROLLER_ADDRESS}:{parts.port}", parts.path, "", ""))
+
+
 class Sandbox:
     def __init__(self, repo_root, work_dir, site=None, job_vars=None, extra_files=None,
                  progress=None, rest=True, compute_node=False, periodic_time=None):  # fmt: skip
@@ -162,8 +170,12 @@ class Sandbox:
                 },
             }
             if self.with_compute:
-                # where the compute node reaches the controller's APIs
+                # where the compute node reaches the controller's APIs, and the
+                # array's REST API (on this host's loopback, forwarded by QEMU
+                # like Keystone's and cinder-api's ports) for the tests'
+                # array-side checks; the credentials are sandbox_array's
                 variables["data_path_controller_address"] = CONTROLLER_ADDRESS
+                variables["data_path_array_url"] = node_array_url(self.array.url)
             variables.update(self.job_vars)
             jobs.append({"job": {"name": f"{ci}-tempest-{protocol}", "vars": variables}})
         header = "# Sandbox only: the reference array started by `ci-tools sandbox up`.\n"
@@ -255,8 +267,9 @@ class Sandbox:
             self.compute = ComputeNode(
                 self.work_dir, image, self.data_plane,
                 [self.stack.config.ssh_key + ".pub"], self.stack.config.ssh_key,
-                # Keystone and cinder-api of DevStack-lite on the controller
-                controller_ports=[5000, 8776],
+                # Keystone and cinder-api of DevStack-lite on the controller,
+                # and the array's REST API (the data-path tests' array checks)
+                controller_ports=[5000, 8776, self.array.port],
             )  # fmt: skip
             self.compute.port = self.site["sandbox_node"]["compute_port"]
             self.compute.start()

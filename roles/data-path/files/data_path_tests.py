@@ -18,9 +18,12 @@ from the command line.
 
 Where the node also reaches the array's REST API (DATA_PATH_ARRAY_URL,
 DATA_PATH_ARRAY_USER, DATA_PATH_ARRAY_PASSWORD, an array admin), the tests
-look at the array too: no host or mapping left after a failed attach, and an
-attach with both controllers offline. Without it they check what Cinder and
-the node show, and say in their details that the array was not looked at.
+look at the array too: no host or mapping left after a failed attach, an
+attach with both controllers offline, and the write/read test's blocks read
+on the array (its admin checksum API, ``GET /api/v1/admin/volumes/<name>/
+checksum``) equal to what the node wrote. Without it, or on an array with no
+such API, they check what Cinder and the node show, and say in their details
+that the array was not looked at (``array``, ``array_side``).
 """
 
 import importlib
@@ -76,6 +79,19 @@ class ArrayAdmin:
         found = self.call("GET", "/mappings", params={"volume": f"volume-{volume_id}"})
         return found.get("mappings", found) if isinstance(found, dict) else found
 
+    def checksum(self, volume_id, length, offset=0):
+        """The array's SHA-256 of ``length`` bytes of the volume from ``offset``;
+        None when the array has no such API (a vendor's array may not: the
+        caller says so and relies on the node's checks)."""
+        path = f"/admin/volumes/volume-{volume_id}/checksum"
+        r = self.session.get(self.base + path, timeout=120,
+                             params={"offset": offset, "length": length})  # fmt: skip
+        if r.status_code in (404, 405, 501) and _error_code(r) in (None, "api.not_found"):
+            return None
+        if r.status_code >= 400:
+            raise AssertionError(f"array: GET {path}: {r.status_code} {r.text[:300]}")
+        return r.json()["sha256"]
+
     def controllers(self):
         return [c["name"] for c in self.call("GET", "/system")["controllers"]]
 
@@ -88,6 +104,14 @@ class ArrayAdmin:
         if not url:
             return None
         return cls(url, os.environ["DATA_PATH_ARRAY_USER"], os.environ["DATA_PATH_ARRAY_PASSWORD"])
+
+
+def _error_code(response):
+    """The array's error code in an answer, if it is the array's JSON error."""
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class DataPath:
@@ -223,6 +247,28 @@ class DataPath:
             raise AssertionError(f"left on the array {when}: {left}")
         details["array"] = "checked: no host, no mapping"
 
+    def compare_on_array(self, volume, mib, sha256, details):
+        """The array's checksum of the volume's first ``mib`` MiB equals
+        ``sha256`` (what the node wrote); ``details["array_side"]`` says
+        whether the array side was compared, and if not, why."""
+        if self.array is None:
+            details["array_side"] = (
+                "not compared: the node has no array access (DATA_PATH_ARRAY_URL)"
+            )
+            return
+        found = self.array.checksum(volume.id, mib * 1024 * 1024)
+        if found is None:
+            details["array_side"] = (
+                "not compared: the array has no checksum API; the node's read-back checks stand"
+            )
+            return
+        if found != sha256:
+            raise AssertionError(
+                f"the array holds other data than the node wrote: sha256 {found} on the "
+                f"array, {sha256} written ({mib} MiB of volume-{volume.id})"
+            )
+        details["array_side"] = f"compared: the array's sha256 of the first {mib} MiB is equal"
+
     def _connector(self, connection_info=None):
         # One connector per protocol for every attach, as Nova's volume driver
         # holds one: threads share it (os-brick locks connect and disconnect
@@ -259,6 +305,8 @@ class DataPath:
             raise AssertionError("read back differs from what was written")
         details["detach_s"] = round(self.detach(state), 2)
         self.assert_clean()
+        # Detached: the array's own copy of those blocks holds the pattern.
+        self.compare_on_array(vol, MIB, wrote["sha256"], details)
         # A second attach reads the blocks back from the array, not a cache.
         state = self.attach(vol)
         again = brick_volume._direct_io(state["path"], MIB)

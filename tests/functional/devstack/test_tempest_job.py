@@ -118,6 +118,19 @@ class TestTempestJobISCSI(testtools.TestCase):
             self.assertIn("tempest.api.volume", f.read())
         # Tempest deletes what it created; the array agrees
         self.assertEqual({"volumes": [], "snapshots": [], "mappings": []}, self.after_run)
+        # The tests that copy data through this node were left out exactly
+        # when it cannot attach, and the run says which way it went.
+        with open(os.path.join(self.work, "tempest-output", "node-attach.json")) as f:
+            record = json.load(f)
+        with open(os.path.join(self.work, "tempest-output", "exclude.txt")) as f:
+            excluded = f.read()
+        self.assertEqual(record, s["node_attach"])
+        self.assertEqual(
+            not record["can_attach"], "test_volume_upload" in excluded, record["reason"]
+        )
+        self.assertEqual(
+            not record["can_attach"], "exclude-no-attach.txt" in record["applied"], record
+        )
 
     def test_fc_job_slice_passes_on_the_emulated_fabric(self):
         self.assert_played("pre")

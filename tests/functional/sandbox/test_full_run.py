@@ -126,6 +126,15 @@ class TestFullRun(SandboxCase):
         self.assertEqual(pin, node["os_brick"]["version"], node)
         self.assertTrue(node["os_brick"]["file"].startswith(NODE_VENV), node)
         self.assertTrue(node["cinderclient"]["file"].startswith(NODE_VENV), node)
+        # The role gave the tests the array (its REST API through the node's
+        # forward, the job's array secret): the array-side checks ran.
+        results = {r["id"]: r["details"] for r in self._data_path_doc(iscsi)["results"]}
+        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
+                         results["data_path.test_attach_write_read_detach"].get("array_side"),
+                         results["data_path.test_attach_write_read_detach"])  # fmt: skip
+        self.assertEqual("checked: no host, no mapping",
+                         results["data_path.test_concurrent_first_attaches_from_a_new_host"]
+                         .get("array"))  # fmt: skip
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
@@ -152,6 +161,7 @@ class TestFullRun(SandboxCase):
             for secret in self._node_secrets():
                 self.assertNotIn(secret, conf.text)
             self.assertLaidOutForReviewers(build, "master")
+            self.assertAttachExclusionsApplied(build)
         # Voting is off here; zuul-web's records of this run would earn the +1.
         self.assertEqual(1, vote_guard.decide(self._buildset(change)).value)
 
@@ -167,6 +177,26 @@ class TestFullRun(SandboxCase):
         resp = requests.get(url, timeout=10)
         self.assertEqual(200, resp.status_code, url)
         return resp.json()
+
+    def assertAttachExclusionsApplied(self, build):
+        """The sandbox's controller (a container) cannot attach: the job found
+        that out itself and excluded the tests that copy data through it."""
+        base = build["log_url"] + "controller/tempest-output/"
+        resp = requests.get(base + "node-attach.json", timeout=10)
+        self.assertEqual(200, resp.status_code, resp.url)
+        record = resp.json()
+        self.assertIs(False, record["can_attach"], record)
+        self.assertEqual("detection", record["decided_by"], record)
+        self.assertIn("exclude-no-attach.txt", record["applied"], record)
+        self.assertIs(False, record["settings"]["volume-feature-enabled"]["backup"], record)
+        excluded = requests.get(base + "exclude.txt", timeout=10).text
+        self.assertIn("test_volume_create_get_update_delete_from_image", excluded)
+        summary = requests.get(base + "summary.json", timeout=10).json()
+        self.assertEqual(record, summary["node_attach"])
+        conf = requests.get(base + "tempest.conf", timeout=10).text
+        self.assertRegex(conf, re.compile(r"^backup = False$", re.M))
+        output = requests.get(build["log_url"] + "job-output.txt", timeout=10).text
+        self.assertIn("this node cannot attach volumes (auto: ", output)
 
     def assertLaidOutForReviewers(self, build, branch):
         """What a Cinder reviewer opens, where DevStack jobs put it, browsable from zuul-web."""

@@ -1,5 +1,6 @@
 """The REST API in-process: sessions, lockout, JSON error codes, faults, audit."""
 
+import hashlib
 import tempfile
 import threading
 import time
@@ -18,6 +19,7 @@ class ArrayAPITest(testtools.TestCase):
         td = tempfile.TemporaryDirectory()
         self.addCleanup(td.cleanup)
         array = Array(td.name, pools={"pool-a": 10})
+        self.array = array
         self.auth = Auth({"admin": "s3cret-pw"}, session_ttl=60, lockout_after=3, lockout_s=30)
         self.service = ArrayService(array, self.auth, Audit(audit_path(td.name)))
         self.server = make_server(self.service, 0)
@@ -159,3 +161,69 @@ class ArrayAPITest(testtools.TestCase):
         ct1 = [p["wwpn"] for p in fabric["ports"] if p["controller"] == "ct1"]
         self.assertEqual(ct1, conn["target_wwns"])
         self.assertEqual(ct1, conn["initiator_target_map"]["10000090fa0b1c2d"])
+
+    def _blocks(self, name):
+        """The backing file of volume ``name``: what tgtd reads and writes."""
+        vol = next(v for v in self.array.state["volumes"].values() if v["name"] == name)
+        return self.array.volume_path(vol)
+
+    def test_checksum_is_the_sha256_of_the_volume_s_blocks(self):
+        s = self.authed()
+        s.post(self.base + "/volumes", json={"name": "volume-1", "size_gb": 4 / 1024})
+        pattern = bytes(range(256)) * 4096  # 1 MiB, as an initiator writes it
+        with open(self._blocks("volume-1"), "r+b") as f:
+            f.seek(1024 * 1024)
+            f.write(pattern)
+        r = s.get(self.base + "/admin/volumes/volume-1/checksum",
+                  params={"offset": 1024 * 1024, "length": len(pattern)})  # fmt: skip
+        self.assertEqual(200, r.status_code, r.text)
+        self.assertEqual(
+            {"volume": "volume-1", "offset": 1024 * 1024, "length": len(pattern),
+             "algorithm": "sha256", "sha256": hashlib.sha256(pattern).hexdigest()},
+            r.json(),
+        )  # fmt: skip
+        # a range over a hole and the written MiB: zeros, then the pattern
+        r = s.get(self.base + "/admin/volumes/volume-1/checksum",
+                  params={"length": 2 * 1024 * 1024})  # fmt: skip
+        self.assertEqual(hashlib.sha256(bytes(1024 * 1024) + pattern).hexdigest(),
+                         r.json()["sha256"])  # fmt: skip
+        # the last byte of the volume is in range; one past it is not
+        last = s.get(self.base + "/admin/volumes/volume-1/checksum",
+                     params={"offset": 4 * 1024 * 1024 - 1, "length": 1})  # fmt: skip
+        self.assertEqual(hashlib.sha256(b"\0").hexdigest(), last.json()["sha256"])
+        audit = s.get(self.base + "/audit", params={"op": "admin.volume_checksum"}).json()
+        self.assertEqual([("admin", "volume-1", 200)] * 3,
+                         [(e["user"], e["object"], e["status"]) for e in audit])  # fmt: skip
+
+    def test_checksum_refuses_what_it_cannot_answer_with_a_code(self):
+        s = self.authed()
+        s.post(self.base + "/volumes", json={"name": "volume-1", "size_gb": 1 / 1024})
+        url = self.base + "/admin/volumes/volume-1/checksum"
+        cases = [
+            ({}, 400, "request.invalid", "length is required"),
+            ({"length": "lots"}, 400, "request.invalid", "expected an integer"),
+            ({"length": 512, "offset": -512}, 400, "request.invalid", "offset must be"),
+            ({"length": 0}, 400, "checksum.invalid_length", "from 1 to 268435456"),
+            ({"length": 256 * 1024 * 1024 + 1}, 400, "checksum.invalid_length", "from 1 to"),
+            ({"length": 512, "offset": 1024 * 1024}, 400, "checksum.out_of_range",
+             "past the end of volume 'volume-1' (1048576 bytes)"),
+        ]  # fmt: skip
+        for params, status, code, message in cases:
+            r = s.get(url, params=params)
+            error = r.json()["error"]
+            self.assertEqual((status, code), (r.status_code, error["code"]), params)
+            self.assertIn(message, error["message"], params)
+        r = s.get(self.base + "/admin/volumes/nope/checksum", params={"length": 512})
+        self.assertEqual((404, "volume.not_found"), (r.status_code, r.json()["error"]["code"]))
+
+    def test_checksum_is_for_the_admin_role_only(self):
+        self.auth.users["ops"] = {"password": "ops-pw-12345", "role": "storage"}
+        admin = self.authed()
+        admin.post(self.base + "/volumes", json={"name": "volume-1", "size_gb": 1 / 1024})
+        ops = requests.Session()
+        self.addCleanup(ops.close)
+        ops.headers["X-Auth-Token"] = self.login("ops-pw-12345", "ops").json()["token"]
+        r = ops.get(self.base + "/admin/volumes/volume-1/checksum", params={"length": 512})
+        self.assertEqual((403, "auth.forbidden"), (r.status_code, r.json()["error"]["code"]))
+        r = self.http.get(self.base + "/admin/volumes/volume-1/checksum", params={"length": 512})
+        self.assertEqual(401, r.status_code)

@@ -1,0 +1,103 @@
+"""data_path_tests.py's array side: the node's pattern compared with the array's checksum.
+
+Against the reference array's REST API in-process; the volume's backing file
+gets the bytes tgtd would have written for the node.
+"""
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import threading
+import types
+import uuid
+
+import testtools
+
+from ci_tools.array.model import Array
+from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+PATH = os.path.join(REPO_ROOT, "roles", "data-path", "files", "data_path_tests.py")
+
+
+def load():
+    # brick_volume (imported by the tests) makes its lock dir at import: not /run here
+    os.environ.setdefault("OSLO_LOCK_PATH", tempfile.mkdtemp(prefix="brick-locks-"))
+    spec = importlib.util.spec_from_file_location("data_path_tests", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ArraySideTest(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.tests = load()
+        td = tempfile.TemporaryDirectory()
+        self.addCleanup(td.cleanup)
+        self.array = Array(td.name, pools={"pool-a": 10})
+        self.service = ArrayService(self.array, Auth({"admin": "s3cret-pw"}),
+                                    Audit(audit_path(td.name)))  # fmt: skip
+        server = make_server(self.service, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        # a Cinder volume, named on the array as the driver names it
+        self.volume = types.SimpleNamespace(id=str(uuid.uuid4()))
+        self.array.create_volume({"name": f"volume-{self.volume.id}", "pool": "pool-a",
+                                  "size_gb": 4 / 1024})  # fmt: skip
+        # what the node wrote through the initiator, as tgtd stores it
+        self.written = b"".join(self.tests.brick_volume._pattern(2, "data-path-rw"))
+        vol = next(iter(self.array.state["volumes"].values()))
+        with open(self.array.volume_path(vol), "r+b") as f:
+            f.write(self.written)
+        self.sha256 = hashlib.sha256(self.written).hexdigest()
+
+    def data_path(self, with_array=True):
+        """The tests' object with array access only (no Cinder, no os-brick)."""
+        data_path = object.__new__(self.tests.DataPath)
+        data_path.array = (self.tests.ArrayAdmin(self.url, "admin", "s3cret-pw")
+                           if with_array else None)  # fmt: skip
+        return data_path
+
+    def test_equal_checksums_are_recorded_as_compared(self):
+        details = {}
+        self.data_path().compare_on_array(self.volume, 2, self.sha256, details)
+        self.assertEqual("compared: the array's sha256 of the first 2 MiB is equal",
+                         details["array_side"])  # fmt: skip
+
+    def test_other_data_on_the_array_fails_naming_both_checksums(self):
+        details = {}
+        other = hashlib.sha256(b"not what was written").hexdigest()
+        error = self.assertRaises(AssertionError, self.data_path().compare_on_array,
+                                  self.volume, 2, other, details)  # fmt: skip
+        self.assertIn("the array holds other data than the node wrote", str(error))
+        self.assertIn(self.sha256, str(error))  # the array's
+        self.assertIn(other, str(error))
+        self.assertNotIn("array_side", details)
+
+    def test_an_array_without_the_api_is_said_and_passes(self):
+        # an array (or an older version) with no checksum API answers 404 api.not_found
+        self.service.routes = [r for r in self.service.routes
+                               if r.op != "admin.volume_checksum"]  # fmt: skip
+        details = {}
+        self.data_path().compare_on_array(self.volume, 2, self.sha256, details)
+        self.assertEqual(
+            "not compared: the array has no checksum API; the node's read-back checks stand",
+            details["array_side"],
+        )
+
+    def test_no_array_access_is_said(self):
+        details = {}
+        self.data_path(with_array=False).compare_on_array(self.volume, 2, self.sha256, details)
+        self.assertEqual("not compared: the node has no array access (DATA_PATH_ARRAY_URL)",
+                         details["array_side"])  # fmt: skip
+
+    def test_a_volume_the_array_does_not_have_is_an_error_not_a_skip(self):
+        missing = types.SimpleNamespace(id=str(uuid.uuid4()))
+        error = self.assertRaises(AssertionError, self.data_path().compare_on_array,
+                                  missing, 2, self.sha256, {})  # fmt: skip
+        self.assertIn("404", str(error))
+        self.assertIn("volume.not_found", str(error))
