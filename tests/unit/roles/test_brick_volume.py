@@ -1,22 +1,12 @@
 """brick_volume.py (the data-path role's os-brick driver): which connector it asks for."""
 
-import importlib.util
-import os
-import tempfile
-
 import testtools
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PATH = os.path.join(REPO_ROOT, "roles", "data-path", "files", "brick_volume.py")
+from tests.unit.roles.role_files import load_data_path_module
 
 
 def load():
-    # the module makes its lock dir at import: keep it out of /run here
-    os.environ.setdefault("OSLO_LOCK_PATH", tempfile.mkdtemp(prefix="brick-locks-"))
-    spec = importlib.util.spec_from_file_location("brick_volume", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_data_path_module("brick_volume")
 
 
 class Factory:

@@ -5,8 +5,6 @@ gets the bytes tgtd would have written for the node.
 """
 
 import hashlib
-import importlib.util
-import os
 import tempfile
 import threading
 import types
@@ -16,18 +14,11 @@ import testtools
 
 from ci_tools.array.model import Array
 from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
-
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PATH = os.path.join(REPO_ROOT, "roles", "data-path", "files", "data_path_tests.py")
+from tests.unit.roles.role_files import load_data_path_module
 
 
 def load():
-    # brick_volume (imported by the tests) makes its lock dir at import: not /run here
-    os.environ.setdefault("OSLO_LOCK_PATH", tempfile.mkdtemp(prefix="brick-locks-"))
-    spec = importlib.util.spec_from_file_location("data_path_tests", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_data_path_module("data_path_tests")
 
 
 class ArraySideTest(testtools.TestCase):
