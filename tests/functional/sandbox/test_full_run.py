@@ -92,7 +92,7 @@ DATA_PATH_LINE = re.compile(
 NODE_VENV = "/opt/data-path-venv/"
 # The data-path role's task that attaches on the compute node, as the
 # executor's job output names it when it starts.
-DATA_PATH_TASK = "TASK [data-path : Attach, write, read and detach through os-brick]"
+DATA_PATH_TASK = "Attach, write, read and detach through os-brick]"
 
 
 class TestFullRun(SandboxCase):
@@ -374,8 +374,11 @@ class TestFullRun(SandboxCase):
             found = DATA_PATH_LINE.search(message)
             self.assertIsNotNone(found, message)
             self.assertEqual(found["passed"], found["total"], message)
-        else:
-            self.assertIn("INFRASTRUCTURE FAILURE", message)
+        # The comment says why the build ran again (Zuul reports the
+        # warnings of every attempt).
+        self.assertRegex(message, rf"{CI}-tempest-iscsi: INFRASTRUCTURE FAILURE: lost node "
+                                  r"compute during attempt \d \(unreachable\); not caused by "
+                                  r"this change")  # fmt: skip
         self.assertNotRegex(message, r"\d+ of \d+ tests failed")
         attempts = [b for b in self._builds(change) if b["job_name"].endswith("-iscsi")]
         self.assertGreaterEqual(len(attempts), 2, [(b["result"], b.get("final")) for b in attempts])
