@@ -377,7 +377,7 @@ class TestFullRun(SandboxCase):
         # The comment says why the build ran again (Zuul reports the
         # warnings of every attempt).
         self.assertRegex(message, rf"{CI}-tempest-iscsi: INFRASTRUCTURE FAILURE: lost node "
-                                  r"compute during attempt \d \(unreachable\); not caused by "
+                                  r"compute during attempt \d of 3 \(unreachable\); not caused by "
                                   r"this change")  # fmt: skip
         self.assertNotRegex(message, r"\d+ of \d+ tests failed")
         attempts = [b for b in self._builds(change) if b["job_name"].endswith("-iscsi")]
