@@ -22,6 +22,7 @@ import time
 
 import requests
 import yaml
+from testtools import content
 
 from ci_tools.watchers import vote_guard, zuul_web
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
@@ -363,6 +364,12 @@ class TestFullRun(SandboxCase):
             time.sleep(2)
         self.assertEqual(replacements + 1, compute.replacements, self.lines[-5:])
         message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        # what the patch author read, and the sandbox's compute lines, in the results
+        self.addDetail("ci-comment", content.text_content(message))
+        self.addDetail(
+            "compute-lines",
+            content.text_content("\n".join(line for line in self.lines if "compute" in line)),
+        )
         lines = job_lines(message)
         self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
         self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
