@@ -17,6 +17,9 @@ remembered for this host's kernel). Its NICs:
 
 The image stays untouched: each boot writes to a qcow2 overlay in the work
 dir. :meth:`ssh` runs a command on the node as its user (root through sudo).
+:meth:`replace` boots a fresh node in the place of a lost one, as a cloud
+replacing a node would: same image (so the same SSH host key), same seed, SSH
+port and data-plane paths, a fresh root disk.
 """
 
 import json
@@ -25,6 +28,7 @@ import platform
 import shlex
 import signal
 import subprocess
+import threading
 import time
 
 from ci_tools.errors import ServiceError
@@ -77,6 +81,11 @@ class ComputeNode:
         self.port = None
         self.proc = None
         self.boot_seconds = None
+        self.replacements = 0
+        # stop() is final: a replacement booting in another thread (the
+        # sandbox's watch) must not start QEMU after it.
+        self._lock = threading.Lock()
+        self._stopped = False
         self.initiator = f"{IQN_PREFIX}:{name}"
         self.controller_ports = list(controller_ports)
 
@@ -193,11 +202,14 @@ class ComputeNode:
             os.unlink(self.console_log)
         log = open(os.path.join(self.dir, "qemu.log"), "ab")
         try:
-            self.proc = subprocess.Popen(
-                self._argv(accel, overlay, seed, tap_fds),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                pass_fds=tap_fds, start_new_session=True,
-            )  # fmt: skip
+            with self._lock:
+                if self._stopped:
+                    raise ServiceError(f"compute node {self.name}: stopped")
+                self.proc = subprocess.Popen(
+                    self._argv(accel, overlay, seed, tap_fds),
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    pass_fds=tap_fds, start_new_session=True,
+                )  # fmt: skip
         finally:
             log.close()
             for fd in tap_fds:
@@ -221,9 +233,12 @@ class ComputeNode:
 
     def _wait_ready(self, deadline):
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            proc = self.proc
+            if proc is None:  # stopped while booting (sandbox down)
+                raise ServiceError(f"compute node {self.name}: stopped while booting")
+            if proc.poll() is not None:
                 raise ServiceError(
-                    f"compute node {self.name}: QEMU exited with {self.proc.returncode}; "
+                    f"compute node {self.name}: QEMU exited with {proc.returncode}; "
                     f"console:\n{self._console_tail()}"
                 )
             if READY_MARK in self._console_tail(50) and wait_for_port(self.port, timeout=1):
@@ -231,7 +246,7 @@ class ComputeNode:
                 if probe.returncode == 0:
                     return
             time.sleep(1)
-        self.stop()
+        self._kill()
         raise ServiceError(
             f"compute node {self.name} ({self.accel}) not ready in time; console:\n"
             f"{self._console_tail()}"
@@ -272,17 +287,38 @@ class ComputeNode:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def replace(self, timeout=240):
+        """Boot a fresh node where this one was (dead or alive), as a cloud
+        replacing a lost node: the same image, and so the same SSH host key
+        (the image's, which the executor's known_hosts and the launcher's key
+        scan hold), the same seed (authorized keys, data addresses, initiator
+        name), SSH port and data-plane bridges, the same accelerator; a fresh
+        overlay, since a killed node's disk is not to be trusted (written with
+        ``cache=unsafe``). Counts in ``replacements``."""
+        self._kill()
+        if os.path.exists(self.console_log):  # the lost node's last words
+            os.replace(self.console_log, f"{self.console_log}.lost-{self.replacements + 1}")
+        if self.accel:
+            self.requested_accel = self.accel
+        self.start(timeout)
+        self.replacements += 1
+        return self
+
     def _kill(self):
-        if self.proc is None:
+        # one read of self.proc: stop() may come from another thread
+        proc, self.proc = self.proc, None
+        if proc is None:
             return
-        if self.proc.poll() is None:
+        if proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self.proc.wait(30)
-        self.proc = None
+            proc.wait(30)
 
     def stop(self):
-        """Power off: the node is disposable (the overlay goes with it), so no shutdown."""
+        """Power off: the node is disposable (the overlay goes with it), so no
+        shutdown. Final: no boot starts after it."""
+        with self._lock:
+            self._stopped = True
         self._kill()

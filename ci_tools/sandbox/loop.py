@@ -15,6 +15,12 @@ Phases (each printed as it starts and with its time when done):
              static node of the protocol jobs' two-node nodesets
 7. tenant    the tenant loaded with zero config errors
 
+While it runs, a lost compute node (its QEMU gone: crashed, killed, OOM) is
+replaced within :data:`COMPUTE_WATCH_S` seconds by a fresh boot of the same
+image on the same port, as a lab cloud replaces a node: Zuul's static
+provider only re-scans a node's SSH key and never boots anything, so without
+it a job retried after the node was lost would wait for it forever.
+
 Then ``run_change`` pushes a change to openstack/cinder as a developer and
 ``wait_for_report`` returns the CI's comment on it. ``reconcile_forever``
 runs the missed-event reconciler in a thread, ``vote_guard_forever`` the
@@ -30,6 +36,7 @@ import json
 import logging
 import os
 import secrets
+import subprocess
 import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -60,6 +67,8 @@ from ci_tools.zuulconf.site import load_site
 
 LOG = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
+# How often the sandbox checks that its compute node's QEMU still runs.
+COMPUTE_WATCH_S = 5
 
 
 def node_dest(root, user="zuul"):
@@ -141,6 +150,7 @@ class Sandbox:
         self.node_dest = node_dest(kit_root(), self.node_user)
         self.token_secret = secrets.token_hex(16)
         self._stop = threading.Event()
+        self._compute_lock = threading.Lock()
         self._threads = []
 
     # -- bring up ---------------------------------------------------------------
@@ -191,6 +201,8 @@ class Sandbox:
             self.down()
             raise
         self._write_state()
+        if self.compute is not None:
+            self._every("compute-watch", COMPUTE_WATCH_S, self._replace_lost_compute)
         return self
 
     def _up(self):
@@ -278,6 +290,35 @@ class Sandbox:
             f"image {image.build_seconds:.0f}s to build ({built}), "
             f"data plane {', '.join(self.data_plane.portal_ips)}"
         )
+
+    def _replace_lost_compute(self):
+        compute = self.compute
+        if compute is None or compute.running() or self._stop.is_set():
+            return
+        try:
+            self.replace_compute_node()
+        except (OSError, subprocess.SubprocessError) as exc:
+            # the next watch tries again
+            raise ServiceError(f"compute node replacement failed: {exc}") from exc
+
+    def replace_compute_node(self):
+        """Boot a fresh compute node in the place of the current one (lost or
+        not): same image and host key, same SSH port (the static node Zuul
+        knows), same data-plane paths; what the old node held is gone, as
+        when a cloud replaces a node. The build that lost it is Zuul's to
+        retry; the retry gets this one."""
+        with self._compute_lock:
+            compute = self.compute
+            proc = compute.proc
+            code = proc.poll() if proc is not None else "?"
+            was = "running" if code is None else f"lost: QEMU exited {code}"
+            with self.progress.phase("compute", f"replacing the compute node ({was})"):
+                compute.replace()
+        self.progress.out(
+            f"[sandbox] compute  replacement {compute.replacements} up on port {compute.port} "
+            f"({compute.accel} boot {compute.boot_seconds:.1f}s)"
+        )
+        return compute
 
     def _write_state(self):
         state = {

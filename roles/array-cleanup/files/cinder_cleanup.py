@@ -3,8 +3,13 @@
 DevStack-lite gives each run a fresh Cinder database, so every volume,
 snapshot, backup and group Cinder knows was created by this run: deleting
 all of them (admin, all projects) leaves the array as the run found it, even
-after a failure or a timeout. Stuck objects are reset to 'error' and deleted
-again. Prints a JSON report; exits 1 if anything is left after --timeout,
+after a failure or a timeout. Attachments go first, through Cinder's
+attachment API, so the driver unmaps the volume from the host on the array:
+a node lost while a volume was attached (its VM killed mid-run) never
+detached, and a volume reset to 'error' would keep its mapping on the array
+(which refuses to delete a mapped volume), where the replacement node, with
+the same initiator, would find it. Stuck objects are reset to 'error' and
+deleted again. Prints a JSON report; exits 1 if anything is left after --timeout,
 3 when the Cinder API does not answer (nothing could be checked).
 """
 
@@ -72,6 +77,19 @@ def leftovers(bs):
     }
 
 
+def detach_all(bs):
+    """Delete every volume attachment (the driver's terminate_connection
+    unmaps on the array); returns their ids."""
+    done = []
+    for attachment in bs.attachments(all_projects=True):
+        try:
+            bs.delete_attachment(attachment)
+            done.append(attachment.id)
+        except openstack.exceptions.SDKException:
+            pass  # the volume pass resets and retries
+    return done
+
+
 def delete_pass(bs, force):
     """One pass, children first; errors are expected while dependencies go."""
     calls = (
@@ -108,6 +126,11 @@ def main():
         print(json.dumps(report, sort_keys=True))
         return UNREACHABLE
     deadline = time.monotonic() + args.timeout
+    if report["found"]["volumes"]:
+        try:
+            report["detached"] = detach_all(bs)
+        except (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException) as exc:
+            report["detached"] = f"attachments not listed: {exc}"[:300]
     attempt = 0
     while True:
         left = leftovers(bs)

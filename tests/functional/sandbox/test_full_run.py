@@ -13,12 +13,16 @@ Tempest runs a subset here (SANDBOX_REGEX) so the suite fits the CI budget;
 the whole volume suite is exercised by tests/functional/devstack.
 """
 
+import glob
 import json
 import os
 import re
+import signal
+import time
 
 import requests
 import yaml
+from testtools import content
 
 from ci_tools.watchers import vote_guard, zuul_web
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
@@ -82,6 +86,9 @@ DATA_PATH_LINE = re.compile(
 )
 # Where the data-path role unpacks the venv it built on the controller.
 NODE_VENV = "/opt/data-path-venv/"
+# The data-path role's task that attaches on the compute node, as the
+# executor's job output names it when it starts.
+DATA_PATH_TASK = "Attach, write, read and detach through os-brick]"
 
 
 class TestFullRun(SandboxCase):
@@ -314,3 +321,84 @@ class TestFullRun(SandboxCase):
         self.assertIn("initialize_connection broken on purpose", cvol.text)
         # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
+
+    def _executor_outputs(self):
+        """The job outputs of the builds the executor runs now, by build dir."""
+        pattern = os.path.join(self.sandbox.stack.config.job_dir, "*", "work", "logs",
+                               "job-output.txt")  # fmt: skip
+        return {path.split(os.sep)[-4]: path for path in glob.glob(pattern)}
+
+    def _wait_for_executor_line(self, text, builds_before, timeout):
+        """Wait until a build started after ``builds_before`` logs ``text`` in
+        the executor's job output (read as it grows, as zuul-web streams it)."""
+        deadline = time.monotonic() + timeout
+        read = {}
+        while time.monotonic() < deadline:
+            for build, path in self._executor_outputs().items():
+                if build in builds_before:
+                    continue
+                try:
+                    with open(path, errors="replace") as f:
+                        f.seek(max(0, read.get(build, 0) - len(text)))
+                        chunk = f.read()
+                        read[build] = f.tell()
+                except OSError:  # the build ended and its dir went
+                    continue
+                if text in chunk:
+                    return build
+            self.sandbox.stack._check_alive()
+            time.sleep(2)
+        self.fail(f"no build logged {text!r} in {timeout}s; progress: {self.lines[-5:]}")
+
+    def test_compute_node_lost_mid_run_is_infrastructure_never_minus_one(self):
+        # Issue 13 (d): the compute node's VM dies (SIGKILL) while the iSCSI
+        # job's data path attaches on it. What the patch author sees must
+        # never blame the change.
+        builds_before = set(self._executor_outputs())
+        text = self._cinder_file(FLOW) + "\n# Sandbox: a harmless change; its compute node dies.\n"
+        change, _, _ = self.sandbox.push_change({FLOW: text},
+                                                "Sandbox: compute node lost mid-run")  # fmt: skip
+        compute = self.sandbox.compute
+        replacements = compute.replacements
+        self._wait_for_executor_line(DATA_PATH_TASK, builds_before, timeout=2400)
+        time.sleep(5)  # the tests run on the node now
+        os.kill(compute.proc.pid, signal.SIGKILL)
+        # The sandbox replaces its lost node as a lab cloud would: a fresh boot
+        # of the same image (same host key) on the same port.
+        deadline = time.monotonic() + 600
+        while compute.replacements == replacements and time.monotonic() < deadline:
+            time.sleep(2)
+        self.assertEqual(replacements + 1, compute.replacements, self.lines[-5:])
+        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
+        # what the patch author read, and the sandbox's compute lines, in the results
+        self.addDetail("ci-comment", content.text_content(message))
+        self.addDetail(
+            "compute-lines",
+            content.text_content("\n".join(line for line in self.lines if "compute" in line)),
+        )
+        lines = job_lines(message)
+        self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
+        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
+        # Zuul retried the build that lost its node (on the replacement), or
+        # says the CI's infrastructure failed: never the change's FAILURE.
+        iscsi = lines[f"{CI}-tempest-iscsi"]["result"]
+        self.assertIn(iscsi, ("SUCCESS", "RETRY_LIMIT", "NODE_FAILURE"), message)
+        if iscsi == "SUCCESS":  # the retry's data path ran whole on the replacement
+            found = DATA_PATH_LINE.search(message)
+            self.assertIsNotNone(found, message)
+            self.assertEqual(found["passed"], found["total"], message)
+        # The comment says why the build ran again (Zuul reports the
+        # warnings of every attempt).
+        self.assertRegex(message, rf"{CI}-tempest-iscsi: INFRASTRUCTURE FAILURE: lost node "
+                                  r"compute during attempt \d of 3 \(unreachable\); not caused by "
+                                  r"this change")  # fmt: skip
+        self.assertNotRegex(message, r"\d+ of \d+ tests failed")
+        attempts = [b for b in self._builds(change) if b["job_name"].endswith("-iscsi")]
+        self.assertGreaterEqual(len(attempts), 2, [(b["result"], b.get("final")) for b in attempts])
+        # No vote, and with voting on the guard would give none but a +1.
+        self.assertEqual({}, self.sandbox.ci_votes(change))
+        decision = vote_guard.decide(self._buildset(change))
+        self.assertEqual(1 if iscsi == "SUCCESS" else None, decision.value, decision)
+        # The replacement serves the tests after this one.
+        self.assertTrue(compute.running())
+        self.assertEqual(0, compute.ssh("true", check=False, timeout=60).returncode)

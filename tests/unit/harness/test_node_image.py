@@ -73,6 +73,27 @@ class ComputeNodeFCoETest(testtools.TestCase):
         self.assertNotIn("host_mtu", " ".join(node._argv("tcg", "o", "s", [5, 6])))
 
 
+class ComputeNodeStopTest(testtools.TestCase):
+    def test_a_stopped_node_never_boots_again(self):
+        # The sandbox's watch may be booting a replacement when `down` stops
+        # the node: no QEMU may start after stop().
+        from ci_tools.errors import ServiceError  # noqa: PLC0415
+        from ci_tools.harness.compute_node import ComputeNode  # noqa: PLC0415
+
+        work = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, work)
+        plane = data_plane.DataPlane(name="unit")
+        self.patch(plane, "open_tap", lambda _i: os.open(os.devnull, os.O_RDONLY))
+        image = type("Image", (), {"kernel": "k", "initrd": "i"})()
+        node = ComputeNode(work, image, plane, [], "key")
+        os.makedirs(node.dir)
+        node.port = 2222
+        node.stop()
+        self.assertRaises(ServiceError, node._boot, "tcg", "o", "s")
+        self.assertIsNone(node.proc)
+        self.assertFalse(node.running())
+
+
 class DataPlaneAddressTest(testtools.TestCase):
     def test_paths_use_documentation_ranges_never_this_hosts(self):
         allowed = [ipaddress.ip_network(n) for n in ("198.51.100.0/24", "203.0.113.0/24")]
