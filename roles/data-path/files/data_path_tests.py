@@ -474,14 +474,13 @@ class DataPath:
             self.assert_nothing_on_array(vol, details, "after the detaches")
 
     def test_failed_attach_leaves_nothing(self, details):
-        """An attach that fails leaves no session on the node, no attachment in
-        Cinder and no host or mapping on the array; the next attach works.
+        """An attach that fails on the node leaves no session there, no
+        attachment in Cinder and no host or mapping on the array; the next
+        attach works.
 
         The portals are unreachable from the node (a route to each portal
         refuses), so connect_volume fails and the caller deletes the
-        attachment as Nova does. With array access, both controllers go
-        offline too: initialize_connection fails on the array side and Nova's
-        reserve/update/delete sequence must leave nothing either."""
+        attachment as Nova does."""
         vol = self.volume("failed-attach")
         blocked = []
 
@@ -510,29 +509,42 @@ class DataPath:
         self.assert_clean()
         self.assert_attachments(vol, 0)
         self.assert_nothing_on_array(vol, details, "after the failed attach")
+        self.assert_attaches_again(vol, details)
 
-        if self.array is not None:
-            controllers = self.array.controllers()
-            # Nova's boot sequence: reserve (no connector), then update with it
-            attachment = self.cinder.attachments.create(vol.id, None, instance_id=None)["id"]
+    def test_attach_with_both_controllers_offline_leaves_nothing(self, details):
+        """An attach the array refuses (both controllers offline, set through
+        its admin API) fails in Cinder's initialize_connection; Nova's
+        reserve/update/delete sequence leaves no attachment, no session and no
+        host or mapping on the array; back online, the volume attaches."""
+        if self.array is None:
+            raise Skip("no array access for the node (data_path_array_url): "
+                       "the controllers cannot be taken offline")  # fmt: skip
+        vol = self.volume("offline-attach")
+        controllers = self.array.controllers()
+        # Nova's boot sequence: reserve (no connector), then update with it
+        attachment = self.cinder.attachments.create(vol.id, None, instance_id=None)["id"]
+        start = time.monotonic()
+        try:
+            for name in controllers:
+                self.array.set_controller(name, "offline")
             try:
-                for name in controllers:
-                    self.array.set_controller(name, "offline")
-                try:
-                    self.cinder.attachments.update(attachment, self.connector_props)
-                except Exception as exc:
-                    details["offline_error"] = f"{type(exc).__name__}: {exc}"[:300]
-                else:
-                    raise AssertionError("attach succeeded with both controllers offline")
-            finally:
-                for name in controllers:
-                    self.array.set_controller(name, "online")
-                self.cinder.attachments.delete(attachment)
-            self.assert_clean()
-            self.assert_attachments(vol, 0)
-            self.assert_nothing_on_array(vol, details, "with both controllers offline")
+                self.cinder.attachments.update(attachment, self.connector_props)
+            except Exception as exc:
+                details["offline_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                raise AssertionError("attach succeeded with both controllers offline")
+        finally:
+            for name in controllers:
+                self.array.set_controller(name, "online")
+            self.cinder.attachments.delete(attachment)
+        details["refused_s"] = round(time.monotonic() - start, 2)
+        self.assert_clean()
+        self.assert_attachments(vol, 0)
+        self.assert_nothing_on_array(vol, details, "with both controllers offline")
+        self.assert_attaches_again(vol, details)
 
-        # the path itself was fine: the same volume attaches now
+    def assert_attaches_again(self, vol, details):
+        """The path itself was fine: the same volume attaches and detaches now."""
         state = self.attach(vol)
         self.detach(state)
         self.assert_clean()
@@ -569,6 +581,7 @@ ALL = [
     "test_chap_wrong_secret_fails_cleanly",
     "test_multiattach_same_host_detach_one_keeps_the_other",
     "test_concurrent_first_attaches_from_a_new_host",
+    "test_attach_with_both_controllers_offline_leaves_nothing",
 ]
 # Run by name only, for now: with the portals unreachable, each iscsiadm login
 # waits out iscsid's retries (initial_login_retry_max x login_timeout), and

@@ -100,9 +100,15 @@ class CinderAttachDataPathTest(testtools.TestCase):
         self.skipTest("not in the default run: with the portals unreachable the attach "
                       "takes over 11 min under TCG (iscsid's login retries)")  # fmt: skip
         details = self.assertPassed("test_failed_attach_leaves_nothing")
-        # both faults ran: portals unreachable, and both controllers offline
         self.assertIn("error", details)
+        self.assertEqual("checked: no host, no mapping", details["array"])
+
+    def test_attach_with_both_controllers_offline_leaves_nothing(self):
+        details = self.assertPassed("test_attach_with_both_controllers_offline_leaves_nothing")
+        # Cinder's attachment update failed on the array's refusal ...
         self.assertIn("offline_error", details)
+        # ... and nothing stayed: checked on the array after the refusal and
+        # after the attach that worked once the controllers were back
         self.assertEqual("checked: no host, no mapping", details["array"])
 
     def test_volume_from_snapshot_holds_the_snapshot_data(self):
