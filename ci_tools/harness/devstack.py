@@ -24,6 +24,7 @@ PREFERRED_PORTS = {
     "cinder": 18776,
     "rabbitmq": 15672,
     "rabbitmq_dist": 35672,
+    "epmd": 14370,
 }
 
 
@@ -68,6 +69,7 @@ class DevStackLite:
             "devstack_lite_cinder_port": self.ports["cinder"],
             "devstack_lite_rabbitmq_port": self.ports["rabbitmq"],
             "devstack_lite_rabbitmq_dist_port": self.ports["rabbitmq_dist"],
+            "devstack_lite_epmd_port": self.ports["epmd"],
             # Tempest's workspace and output beside the test's other files
             "run_tempest_workspace": os.path.join(work_dir, "tempest"),
             "run_tempest_output": os.path.join(work_dir, "tempest-output"),
