@@ -362,6 +362,11 @@ class Sandbox:
         self.fcoe_figures.update(fcoe_login_s=time.monotonic() - t1, fc_host=fc_host,
                                  ports=len(ports))  # fmt: skip
 
+    def _fcoe_record(self):
+        """The FC login's figures for sandbox.json; None without FC."""
+        figures = self.fcoe_figures
+        return {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()} or None
+
     def _write_state(self):
         state = {
             "pid": os.getpid(),
@@ -374,8 +379,7 @@ class Sandbox:
             "compute_port": self.compute.port if self.compute else None,
             "data_plane_netns": self.data_plane.netns if self.data_plane else None,
             "data_plane_mtu": self.data_plane.mtu if self.data_plane else None,
-            "fcoe": {k: round(v, 2) if isinstance(v, float) else v
-                     for k, v in self.fcoe_figures.items()} or None,  # fmt: skip
+            "fcoe": self._fcoe_record(),
             "tenant": self.tenant.tenant,
         }
         with open(os.path.join(self.work_dir, STATE_FILE), "w") as f:
