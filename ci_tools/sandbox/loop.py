@@ -389,6 +389,7 @@ class Sandbox:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self._keep_lio_log()
         errors = []
         for part in (self.compute, self.dp_vm, self.node, self.stack, self.logserver,
                      self.array, self.data_plane):  # fmt: skip
@@ -419,6 +420,18 @@ class Sandbox:
             os.unlink(state)
         if errors:
             raise ServiceError("sandbox parts did not stop cleanly: " + "; ".join(errors))
+
+    def _keep_lio_log(self):
+        """lio.py's log lives in the data-plane VM's memory: copy it beside the
+        VM's console before the VM goes, for whoever reads the work dir."""
+        if self.dp_vm is None or self.dp_vm.proc is None or self.dp_vm.proc.poll() is not None:
+            return
+        try:
+            log = self.dp_vm.run("tail -n 2000 /tmp/lio.log", timeout=20)["out"]
+            with open(os.path.join(self.dp_vm.dir, "lio.log"), "w") as f:
+                f.write(log)
+        except (OSError, ServiceError) as exc:
+            LOG.warning("could not keep lio.py's log: %s", exc)
 
     def _stop_node_services(self):
         """A job leaves DevStack-lite running on the node (a lab node is thrown

@@ -70,6 +70,7 @@ class SandboxFCTest(testtools.TestCase):
             return types.SimpleNamespace(**{method: lambda: stopped.append(name)})
 
         sandbox.compute, sandbox.dp_vm = part("compute"), part("data-plane VM")
+        sandbox.dp_vm.proc = None  # (already off: no lio.py log to keep)
         sandbox.data_plane = part("data plane", "down")
         sandbox._stop_node_services = lambda: None
         sandbox.down()
