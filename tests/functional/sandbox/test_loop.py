@@ -38,7 +38,7 @@ class SandboxCase(testtools.TestCase):
 
     nodeless = False
     quick = True  # swap the Tempest job's playbooks for quick_jobs'
-    compute_node = False  # the QEMU compute node and the iSCSI job's data path
+    compute_node = False  # the QEMU compute node, the FC data-plane VM and the data path
     job_vars = {}
     site_changes = {}
 
