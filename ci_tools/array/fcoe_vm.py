@@ -291,7 +291,10 @@ class Guest:
         self.proc = None
         self._ids = 0
 
-    def start(self):
+    def argv(self, taps):
+        """QEMU's command line, its data NICs on ``taps``. It names files under
+        the guest's dir (the agent's socket, the console): a sandbox's reaper
+        finds the guest by its work dir on that line."""
         argv = [
             "ip", "netns", "exec", self.segment.netns,
             "qemu-system-x86_64", "-accel", self.accel, "-m", str(self.memory_mb), "-smp", "1",
@@ -303,9 +306,7 @@ class Guest:
             "-device", "virtserialport,chardev=ctl,name=ctl",
             "-serial", f"file:{self.console}", "-display", "none", "-no-reboot",
         ]  # fmt: skip
-        for i, mac in enumerate(self.macs):
-            tap = self.segment.tap()
-            self.taps.append(tap)
+        for i, (mac, tap) in enumerate(zip(self.macs, taps, strict=True)):
             extra = f",host_mtu={MTU}" if self.nic.startswith("virtio") else ""
             argv += ["-netdev", f"tap,id=d{i},ifname={tap},script=no,downscript=no",
                      "-device", f"{self.nic},netdev=d{i},mac={mac}{extra}"]  # fmt: skip
@@ -314,6 +315,11 @@ class Guest:
             model = "none" if readonly else "passthrough"
             argv += ["-virtfs", f"local,path={path},mount_tag={tag},security_model={model},"
                      f"id=fs{i}{ro}"]  # fmt: skip
+        return argv
+
+    def start(self):
+        self.taps = [self.segment.tap() for _mac in self.macs]
+        argv = self.argv(self.taps)
         self.log = open(os.path.join(self.dir, "qemu.log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip

@@ -34,7 +34,8 @@ def add_subparser(subparsers):
         "--no-compute-node",
         dest="compute_node",
         action="store_false",
-        help="skip the compute node VM and the iSCSI job's data-path phase",
+        help="skip the compute node VM, the array's FC data-plane VM and the jobs' "
+        "data-path phase (FC is then records only)",
     )
     up.add_argument(
         "--periodic-time",

@@ -64,6 +64,22 @@ def _remember_accel(accel):
         json.dump({"accel": accel, "kernel": platform.release()}, f)
 
 
+def online_fcp_targets(listing, fc_host):
+    """Target WWPNs of ``fc_host`` in a listing of ``<rport>|<port_name>|<state>|<roles>``
+    lines (``rport-H:B-N`` names the SCSI host ``H``): Online, with the FCP
+    Target role. A port without the role is an initiator to this host (an
+    unzoned login, doc/fc-fcoe.rst) and does not count."""
+    found = set()
+    for line in listing.splitlines():
+        parts = line.split("|")
+        if len(parts) != 4:
+            continue
+        name, wwpn, state, roles = parts
+        if "host" + name.split(":")[0] == fc_host and state == "Online" and "FCP Target" in roles:
+            found.add(wwpn.strip().removeprefix("0x"))
+    return found
+
+
 class ComputeNode:
     def __init__(self, work_dir, image, data_plane, authorized_keys, private_key,
                  name="compute", memory_mb=1024, accel=None, user=node_image.NODE_USER,
@@ -127,6 +143,17 @@ class ComputeNode:
         if not out:
             raise ServiceError(f"compute node {self.name}: no fc_host on {nic} after enable")
         return out[-1]
+
+    def fcoe_targets(self, fc_host):
+        """WWPNs (16 hex digits) the node's FC port ``fc_host`` sees as an
+        Online FCP target (``/sys/class/fc_remote_ports``)."""
+        out = self.ssh(
+            "for r in /sys/class/fc_remote_ports/rport-*; do [ -e $r ] || continue; "
+            'echo "${r##*/rport-}|$(cat $r/port_name)|$(cat $r/port_state)|$(cat $r/roles)"; '
+            "done",
+            check=False,
+        ).stdout
+        return online_fcp_targets(out, fc_host)
 
     def _prepare(self):
         os.makedirs(self.dir, exist_ok=True)

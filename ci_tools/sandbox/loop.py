@@ -3,7 +3,7 @@
 Phases (each printed as it starts and with its time when done):
 
 1. gerrit    the emulator with openstack/cinder and os-brick, the CI's account
-2. array     the reference array (REST API, tgtd for iSCSI, emulated FC); with
+2. array     the reference array (REST API, tgtd for iSCSI, FC records); with
              the compute node, tgtd's two portals sit on the data plane
              (a network namespace, :mod:`ci_tools.harness.data_plane`)
 3. logs      an HTTP log server, so every link in a comment opens
@@ -12,7 +12,13 @@ Phases (each printed as it starts and with its time when done):
 5. node      the static node: a private sshd on loopback, user ``zuul``
 6. compute   the compute node: a QEMU guest with its own kernel and iSCSI
              initiator (:mod:`ci_tools.harness.compute_node`), the second
-             static node of the protocol jobs' two-node nodesets
+             static node of the protocol jobs' two-node nodesets; with FC
+             among the protocols, beside it the array's data-plane VM
+             (:mod:`ci_tools.array.fcoe_vm`: LIO's tcm_fc kept equal to the
+             array by lio.py) on the data plane's first bridge, and the node's
+             software FC initiator (FCoE VN2VN on eth1) logged in to every
+             array FC port: real FC protocol over Ethernet, no HBA, no switch
+             (doc/fc-fcoe.rst)
 7. tenant    the tenant loaded with zero config errors
 
 While it runs, a lost compute node (its QEMU gone: crashed, killed, OOM) is
@@ -45,6 +51,7 @@ import jwt
 import requests
 import yaml
 
+from ci_tools.array import fcoe_vm, lio
 from ci_tools.array.fixture import ArrayFixture
 from ci_tools.configcheck.sandbox_tenant import ALL_PROJECTS, CINDER_PROJECTS, SandboxTenant
 from ci_tools.errors import ServiceError
@@ -110,6 +117,13 @@ class _Phase:
         self.progress.out(f"[sandbox] {self.name:8} {status} in {took:.1f}s")
 
 
+def fcoe_mtu(with_fc):
+    """The data plane's MTU: FCoE needs frames above 1500 bytes (an FC frame
+    carries up to 2112 bytes of data, plus its FC and FCoE headers), so 9000
+    when the FC data path is wired; plain 1500 otherwise."""
+    return fcoe_vm.MTU if with_fc else 1500
+
+
 def node_array_url(array_url):
     """The array's REST URL as the compute node reaches it: the host's
     loopback port at the controller address QEMU forwards from the guest."""
@@ -143,8 +157,13 @@ class Sandbox:
         self.with_compute = bool(compute_node)
         # the jobs' nodesets ask for a compute node only when one is there
         self.site["data_path"] = self.with_compute
+        # FC over FCoE VN2VN between the compute node and the array's
+        # data-plane VM: with the compute node, when the site runs FC.
+        self.with_fc = self.with_compute and "fc" in self.site.get("protocols", [])
         self.data_plane = None
         self.compute = None
+        self.dp_vm = None
+        self.fcoe_figures = {}
         # DevStack-lite on the static node, kept warm between sandbox runs.
         self.node_user = self.site["sandbox_node"]["username"]
         self.node_dest = node_dest(kit_root(), self.node_user)
@@ -213,10 +232,13 @@ class Sandbox:
                                         rest=self.rest,
                                         full_name=self.site["display_name"])  # fmt: skip
             self.gerrit.start(ALL_PROJECTS, ["master", *self.site.get("stable_branches", [])])
-        with p.phase("array", "reference array (REST, tgtd iSCSI, emulated FC)"):
+        fc_text = "FC over FCoE" if self.with_fc else "FC records only"
+        with p.phase("array", f"reference array (REST, tgtd iSCSI, {fc_text})"):
             extra = []
             if self.with_compute:
-                self.data_plane = DataPlane().up()
+                # FCoE carries full FC frames (2 KiB payload): jumbo frames on
+                # every bridge and TAP; the iSCSI portals share them.
+                self.data_plane = DataPlane(mtu=fcoe_mtu(self.with_fc)).up()
                 extra = ["--iscsi-netns", self.data_plane.netns,
                          "--iscsi-portal-ips", ",".join(self.data_plane.portal_ips)]  # fmt: skip
             self.array = ArrayFixture(os.path.join(self.work_dir, "array"),
@@ -273,9 +295,16 @@ class Sandbox:
     def _start_compute(self):
         image, took = node_image.build(log=self.progress.out)
         built = "built" if took > 60 else "cached"
+        fc_image = fcoe_vm.build_image(log=self.progress.out) if self.with_fc else None
         accel = choose_accel()
         text = f"compute node (QEMU {accel}, own kernel {image.record['kernel']}, image {built})"
+        if self.with_fc:
+            text += " and the array's FC data-plane VM"
         with self.progress.phase("compute", text):
+            start = time.monotonic()
+            if self.with_fc:
+                # booted first, so the two guests boot side by side
+                self.dp_vm = self._data_plane_vm(fc_image).start()
             self.compute = ComputeNode(
                 self.work_dir, image, self.data_plane,
                 [self.stack.config.ssh_key + ".pub"], self.stack.config.ssh_key,
@@ -285,11 +314,77 @@ class Sandbox:
             )  # fmt: skip
             self.compute.port = self.site["sandbox_node"]["compute_port"]
             self.compute.start()
+            if self.with_fc:
+                self.dp_vm.wait_ready()
+                self.fcoe_figures["boot_both_s"] = time.monotonic() - start
+                self._fc_login()
         self.progress.out(
             f"[sandbox] compute  {self.compute.accel} boot {self.compute.boot_seconds:.1f}s, "
             f"image {image.build_seconds:.0f}s to build ({built}), "
-            f"data plane {', '.join(self.data_plane.portal_ips)}"
+            f"data plane {', '.join(self.data_plane.portal_ips)} (MTU {self.data_plane.mtu})"
         )
+        if self.with_fc:
+            f = self.fcoe_figures
+            self.progress.out(
+                f"[sandbox] fc       node {self.compute.fcoe_wwpn(0)} ({f['fc_host']} on eth1) "
+                f"logged in to {f['ports']} array FC ports over FCoE VN2VN in "
+                f"{f['fcoe_login_s']:.1f}s (zone in LIO {f['zone_in_lio_s']:.1f}s; "
+                f"both guests up in {f['boot_both_s']:.1f}s)"
+            )
+
+    def _array_state(self):
+        with open(os.path.join(self.array.data_dir, "state.json")) as f:
+            return json.load(f)
+
+    def _data_plane_vm(self, fc_image):
+        """The array's data-plane VM on the data plane's first bridge: a NIC per
+        FC target port, the array's data dir shared in (its volume files are
+        LIO's backstores). Its dir is under the work dir, so the reaper finds
+        its QEMU by the command line when the sandbox was killed."""
+        return fcoe_vm.data_plane_vm(fc_image, self.work_dir, self.data_plane.segment(0),
+                                     self._array_state(), self.array.data_dir)  # fmt: skip
+
+    def _fc_login(self, timeout=120):
+        """lio.py in the data-plane VM; the node's WWPN zoned through the array's
+        admin API; then the node's FCoE port up and logged in to every port.
+
+        Zoned first: VN2VN has no RSCN, and a port that answered "initiator
+        only" at PRLI stays so for the initiator (doc/fc-fcoe.rst)."""
+        dp, node = self.dp_vm, self.compute
+        dp.run(fcoe_vm.DATA_PLANE_SETUP, check=True)
+        dp.background(fcoe_vm.LIO_AGENT, "/tmp/lio.log")
+        ports = [p["wwpn"] for p in lio.ports_of(self._array_state())]
+        wwpn = node.fcoe_wwpn(0)
+        t0 = time.monotonic()
+        api = self.array.session()
+        api.post(self.array.url + "/api/v1/admin/fabric/logins", json={"wwpn": wwpn},
+                 timeout=30).raise_for_status()  # fmt: skip
+        zone = lio.colon_wwn(wwpn)
+
+        def zoned():
+            acls = dp.run("ls /sys/kernel/config/target/fc/*/tpgt_1/acls/ 2>/dev/null")["out"]
+            return acls.count(zone) == len(ports)
+
+        fcoe_vm.wait_for(zoned, timeout, "the compute node's zone in LIO", dp)
+        self.fcoe_figures["zone_in_lio_s"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        fc_host = self._fcoe_up(ports, timeout)
+        self.fcoe_figures.update(fcoe_login_s=time.monotonic() - t1, fc_host=fc_host,
+                                 ports=len(ports))  # fmt: skip
+
+    def _fcoe_up(self, ports, timeout=120):
+        """The compute node's VN2VN port up on eth1 and logged in to ``ports``
+        (the array's FC target ports); returns its fc_host."""
+        node = self.compute
+        fc_host = node.enable_fcoe(0)
+        fcoe_vm.wait_for(lambda: set(ports) <= node.fcoe_targets(fc_host), timeout,
+                         "the compute node's FCoE login to every array FC port")  # fmt: skip
+        return fc_host
+
+    def _fcoe_record(self):
+        """The FC login's figures for sandbox.json; None without FC."""
+        figures = self.fcoe_figures
+        return {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()} or None
 
     def _replace_lost_compute(self):
         compute = self.compute
@@ -314,6 +409,11 @@ class Sandbox:
             was = "running" if code is None else f"lost: QEMU exited {code}"
             with self.progress.phase("compute", f"replacing the compute node ({was})"):
                 compute.replace()
+                if self.with_fc:
+                    # a fresh node has no FCoE port: up again, with the same
+                    # WWPN, which the array's zoning (in LIO) still lets in
+                    ports = [p["wwpn"] for p in lio.ports_of(self._array_state())]
+                    self._fcoe_up(ports)
         self.progress.out(
             f"[sandbox] compute  replacement {compute.replacements} up on port {compute.port} "
             f"({compute.accel} boot {compute.boot_seconds:.1f}s)"
@@ -331,6 +431,8 @@ class Sandbox:
             "node_port": self.node.port,
             "compute_port": self.compute.port if self.compute else None,
             "data_plane_netns": self.data_plane.netns if self.data_plane else None,
+            "data_plane_mtu": self.data_plane.mtu if self.data_plane else None,
+            "fcoe": self._fcoe_record(),
             "tenant": self.tenant.tenant,
         }
         with open(os.path.join(self.work_dir, STATE_FILE), "w") as f:
@@ -340,9 +442,10 @@ class Sandbox:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self._keep_lio_log()
         errors = []
-        for part in (self.compute, self.node, self.stack, self.logserver, self.array,
-                     self.data_plane):  # fmt: skip
+        for part in (self.compute, self.dp_vm, self.node, self.stack, self.logserver,
+                     self.array, self.data_plane):  # fmt: skip
             if part is None:
                 continue
             try:
@@ -364,12 +467,24 @@ class Sandbox:
         except Exception as exc:
             errors.append(f"DevStack-lite on the node: {exc}")
         self.node = self.stack = self.logserver = self.array = self.tenant = None
-        self.compute = self.data_plane = None
+        self.compute = self.dp_vm = self.data_plane = None
         state = os.path.join(self.work_dir, STATE_FILE)
         if os.path.exists(state):
             os.unlink(state)
         if errors:
             raise ServiceError("sandbox parts did not stop cleanly: " + "; ".join(errors))
+
+    def _keep_lio_log(self):
+        """lio.py's log lives in the data-plane VM's memory: copy it beside the
+        VM's console before the VM goes, for whoever reads the work dir."""
+        if self.dp_vm is None or self.dp_vm.proc is None or self.dp_vm.proc.poll() is not None:
+            return
+        try:
+            log = self.dp_vm.run("tail -n 2000 /tmp/lio.log", timeout=20)["out"]
+            with open(os.path.join(self.dp_vm.dir, "lio.log"), "w") as f:
+                f.write(log)
+        except (OSError, ServiceError) as exc:
+            LOG.warning("could not keep lio.py's log: %s", exc)
 
     def _stop_node_services(self):
         """A job leaves DevStack-lite running on the node (a lab node is thrown

@@ -14,10 +14,11 @@
 
 """RefFlashFCDriver: the refflash array over Fibre Channel.
 
-The array's FC side is an emulation (this kit's CI machines have no FC
-transport): the driver does everything a real FC driver does (hosts by WWPN,
-masking, target WWPNs, ``initiator_target_map`` for the zone manager), but
-no data moves over FC, so FC jobs only mean something against a real array.
+The driver does what a real FC driver does: hosts by WWPN, masking, target
+WWPNs, ``initiator_target_map`` for the zone manager. On the reference
+array the target ports speak the real FC protocol over Ethernet (FCoE VN2VN,
+no HBA, no FC switch) when its data-plane VM runs, as in the sandbox with its
+compute node; without it they are records and no data moves.
 """
 
 import re
@@ -37,7 +38,7 @@ WWPN_RE = re.compile(r"^[0-9a-f]{16}$")
 
 @interface.volumedriver
 class RefFlashFCDriver(common.RefFlashBaseDriver):
-    """refflash over FC (emulated on the reference array).
+    """refflash over FC (FCoE VN2VN on the reference array's data-plane VM).
 
     Version history:
 

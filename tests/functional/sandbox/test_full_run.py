@@ -3,9 +3,11 @@
 A change pushed to the Gerrit emulator; Zuul runs refflash-ci-tempest-iscsi
 and -fc with this repo's playbooks on the static node: DevStack-lite with
 cinder installed from the change's tree, the refflash driver on the
-reference array, Tempest, log collection and scrubbing, array cleanup. The
-iSCSI job also gets the compute node (a QEMU guest with its own kernel) and
-its data-path phase: os-brick attaches volumes through the kernel initiator.
+reference array, Tempest, log collection and scrubbing, array cleanup. Both
+jobs also get the compute node (a QEMU guest with its own kernel) and its
+data-path phase: os-brick attaches volumes through the kernel's iSCSI
+initiator, and through its FC initiator over FCoE VN2VN to the array's
+data-plane VM (real FC protocol over Ethernet, no HBA: doc/fc-fcoe.rst).
 The published logs are laid out as a Cinder reviewer knows them from
 DevStack jobs (zuul-info/, screen-*.txt, pip-freeze/, zuul-manifest.json),
 and a stable/2025.1 change installs with 2025.1's upper-constraints.
@@ -84,6 +86,13 @@ DATA_PATH_LINE = re.compile(
     rf"{CI}-tempest-iscsi: data path \(compute node's kernel initiator, "
     r"os-brick (?P<os_brick>\S+)\): (?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
 )
+# The FC job's: the node's software FC port on its first data NIC, the
+# carrier read from the node's sysfs.
+FC_DATA_PATH_LINE = re.compile(
+    rf"{CI}-tempest-fc: data path \(compute node's kernel FC initiator, "
+    r"FCoE VN2VN on eth1, no HBA, os-brick (?P<os_brick>\S+)\): "
+    r"(?P<passed>\d+) of (?P<total>\d+) passed: (?P<tests>.*)"
+)
 # Where the data-path role unpacks the venv it built on the controller.
 NODE_VENV = "/opt/data-path-venv/"
 # The data-path role's task that attaches on the compute node, as the
@@ -133,6 +142,26 @@ class TestFullRun(SandboxCase):
         self.assertEqual(pin, node["os_brick"]["version"], node)
         self.assertTrue(node["os_brick"]["file"].startswith(NODE_VENV), node)
         self.assertTrue(node["cinderclient"]["file"].startswith(NODE_VENV), node)
+        # The FC job's data path: the same tests but CHAP, through os-brick's
+        # FibreChannelConnector over FCoE, every one passed, with the pin.
+        found = FC_DATA_PATH_LINE.search(message)
+        self.assertIsNotNone(found, message)
+        self.assertEqual(found["passed"], found["total"], message)
+        self.assertEqual(
+            ["test_attach_write_read_detach", "test_volume_from_snapshot_holds_its_data",
+             "test_multiattach_same_host_detach_one_keeps_the_other",
+             "test_concurrent_first_attaches_from_a_new_host"],
+            found["tests"].strip().split(", "), message,
+        )  # fmt: skip
+        self.assertEqual(pin, found["os_brick"], message)
+        fc = self._data_path_doc(self._newest(change, "-fc"))
+        fc_results = {r["id"]: r["details"] for r in fc["results"]}
+        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
+                         fc_results["data_path.test_attach_write_read_detach"].get("array_side"),
+                         fc_results["data_path.test_attach_write_read_detach"])  # fmt: skip
+        self.assertEqual("checked: no host, no mapping",
+                         fc_results["data_path.test_concurrent_first_attaches_from_a_new_host"]
+                         .get("array"))  # fmt: skip
         # The role gave the tests the array (its REST API through the node's
         # forward, the job's array secret): the array-side checks ran.
         results = {r["id"]: r["details"] for r in self._data_path_doc(iscsi)["results"]}
@@ -148,8 +177,7 @@ class TestFullRun(SandboxCase):
             html = requests.get(base + "controller/tempest-output/testr_results.html", timeout=10)
             self.assertEqual(200, html.status_code, base)
             self.assertIn("test_volumes_get", html.text)
-            if build["job_name"].endswith("-iscsi"):
-                self.assertIn("data_path.test_attach_write_read_detach", html.text)
+            self.assertIn("data_path.test_attach_write_read_detach", html.text)
             conf = requests.get(base + "controller/cinder/cinder.conf.d/backends.conf", timeout=10)
             self.assertEqual(200, conf.status_code, base)
             self.assertIn("volume_driver = refflash_cinder", conf.text)
@@ -317,15 +345,16 @@ class TestFullRun(SandboxCase):
         # The post-run recorded the failed tests: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
-    def _assert_data_path_fails(self, change):
+    def _assert_data_path_fails(self, change, fc_result):
         """The change's report: the iSCSI job FAILURE naming the data-path tests
         (Tempest's API tests never attach here, so the data path alone fails
-        it), the FC job (no data path on this machine) SUCCESS. Returns the
-        iSCSI build, its data-path.json and the attach test's result."""
+        it), the FC job ``fc_result`` (its data path attaches through os-brick's
+        FC connector, over FCoE). Returns the iSCSI build, its data-path.json
+        and the attach test's result."""
         message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
         lines = job_lines(message)
         self.assertEqual("FAILURE", lines[f"{CI}-tempest-iscsi"]["result"], message)
-        self.assertEqual("SUCCESS", lines[f"{CI}-tempest-fc"]["result"], message)
+        self.assertEqual(fc_result, lines[f"{CI}-tempest-fc"]["result"], message)
         self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
         self.assertIn("data_path.test_attach_write_read_detach", message)
         self.assertIsNone(DATA_PATH_LINE.search(message), message)
@@ -340,7 +369,8 @@ class TestFullRun(SandboxCase):
         change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
                                                 "Sandbox: break the iSCSI attach",
                                                 project="openstack/os-brick")  # fmt: skip
-        _, doc, attach = self._assert_data_path_fails(change)
+        # FC's attach does not go through the iSCSI connector: it passes
+        _, doc, attach = self._assert_data_path_fails(change, "SUCCESS")
         # ... and they failed for the change's reason: the os-brick that ran on
         # the node was built from the change's tree (a pbr dev version, in the
         # venv the role built on the controller), not the pinned release or the
@@ -358,7 +388,8 @@ class TestFullRun(SandboxCase):
         change, _, _ = self.sandbox.push_change({MANAGER: text},
                                                 "Sandbox: break initialize_connection")  # fmt: skip
         # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
-        iscsi, doc, _ = self._assert_data_path_fails(change)
+        # ... in both jobs: FC's attach asks the driver for the connection too
+        iscsi, doc, _ = self._assert_data_path_fails(change, "FAILURE")
         # The node's os-brick is the branch's pin: the failure is Cinder's, and
         # c-vol logged the change's own exception.
         (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]

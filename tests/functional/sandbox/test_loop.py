@@ -38,7 +38,7 @@ class SandboxCase(testtools.TestCase):
 
     nodeless = False
     quick = True  # swap the Tempest job's playbooks for quick_jobs'
-    compute_node = False  # the QEMU compute node and the iSCSI job's data path
+    compute_node = False  # the QEMU compute node, the FC data-plane VM and the data path
     job_vars = {}
     site_changes = {}
 
@@ -81,6 +81,9 @@ class SandboxCase(testtools.TestCase):
         finally:
             if not os.environ.get("CI_KIT_KEEP_WORK"):
                 shutil.rmtree(cls.work, ignore_errors=True)
+            else:  # kept to read afterwards: with the phase lines and their figures
+                with open(os.path.join(cls.work, "progress.txt"), "w") as f:
+                    f.write("\n".join(cls.lines) + "\n")
             super().tearDownClass()
 
     def push(self, message, path="cinder/volume/api.py", text=None):

@@ -4,11 +4,13 @@ import os
 import tempfile
 import types
 
+import fixtures
 import testtools
 import yaml
 
+from ci_tools.array import fcoe_vm
 from ci_tools.harness.compute_node import CONTROLLER_ADDRESS
-from ci_tools.sandbox.loop import Sandbox, node_array_url
+from ci_tools.sandbox.loop import Sandbox, fcoe_mtu, node_array_url
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -42,3 +44,35 @@ class SandboxJobVarsTest(testtools.TestCase):
     def test_node_array_url_keeps_scheme_and_port(self):
         self.assertEqual(f"https://{CONTROLLER_ADDRESS}:8443",
                          node_array_url("https://127.0.0.1:8443"))  # fmt: skip
+
+
+class SandboxFCTest(testtools.TestCase):
+    def sandbox(self, compute_node):
+        return Sandbox(REPO_ROOT, self.useFixture(fixtures.TempDir()).path,
+                       compute_node=compute_node)  # fmt: skip
+
+    def test_fc_is_wired_with_the_compute_node_only(self):
+        self.assertIn("fc", self.sandbox(compute_node=True).site["protocols"])
+        self.assertTrue(self.sandbox(compute_node=True).with_fc)
+        self.assertFalse(self.sandbox(compute_node=False).with_fc)
+
+    def test_the_data_plane_carries_jumbo_frames_for_fcoe(self):
+        # an FC frame carries up to 2112 bytes of data: more than 1500
+        self.assertEqual(fcoe_vm.MTU, fcoe_mtu(True))
+        self.assertGreater(fcoe_mtu(True), 2112 + 24 + 14 + 14 + 8)
+        self.assertEqual(1500, fcoe_mtu(False))
+
+    def test_down_stops_the_data_plane_vm_before_the_data_plane(self):
+        sandbox = self.sandbox(compute_node=True)
+        stopped = []
+
+        def part(name, method="stop"):
+            return types.SimpleNamespace(**{method: lambda: stopped.append(name)})
+
+        sandbox.compute, sandbox.dp_vm = part("compute"), part("data-plane VM")
+        sandbox.dp_vm.proc = None  # (already off: no lio.py log to keep)
+        sandbox.data_plane = part("data plane", "down")
+        sandbox._stop_node_services = lambda: None
+        sandbox.down()
+        self.assertEqual(["compute", "data-plane VM", "data plane"], stopped)
+        self.assertIsNone(sandbox.dp_vm)

@@ -1,4 +1,4 @@
-"""The data path in zuul.d: a two-node iSCSI nodeset and the sandbox's compute node."""
+"""The data path in zuul.d: two-node iSCSI and FC nodesets and the sandbox's compute node."""
 
 import os
 import shutil
@@ -40,23 +40,31 @@ class TestDataPathRender(testtools.TestCase):
             f"{self.ci}-bookworm-compute", by_name(out["zuul.d/launcher.yaml"], "label")
         )
 
-    def test_on_the_iscsi_job_gets_a_compute_node_the_fc_job_not(self):
+    def test_on_every_protocol_job_gets_the_one_compute_node(self):
         self.site["sandbox_node"]["compute_port"] = 40022
         out = self.render(data_path=True, protocols=["iscsi", "fc"])
         nodesets = by_name(out["zuul.d/jobs.yaml"], "nodeset")
-        iscsi = nodesets[f"{self.ci}-bookworm-iscsi"]["nodes"]
-        self.assertEqual(
-            [
-                ("controller", f"{self.ci}-bookworm-iscsi"),
-                ("compute", f"{self.ci}-bookworm-compute"),
-            ],
-            [(n["name"], n["label"]) for n in iscsi],
-        )
-        self.assertEqual(
-            ["controller"], [n["name"] for n in nodesets[f"{self.ci}-bookworm-fc"]["nodes"]]
-        )
+        for protocol in ("iscsi", "fc"):
+            nodes = nodesets[f"{self.ci}-bookworm-{protocol}"]["nodes"]
+            self.assertEqual(
+                [
+                    ("controller", f"{self.ci}-bookworm-{protocol}"),
+                    ("compute", f"{self.ci}-bookworm-compute"),
+                ],
+                [(n["name"], n["label"]) for n in nodes],
+                protocol,
+            )
         launcher = out["zuul.d/launcher.yaml"]
         self.assertIn(f"{self.ci}-bookworm-compute", by_name(launcher, "label"))
         static = by_name(launcher, "provider")[self.site["connections"]["static"]]
+        # one compute node for both jobs: the static provider lends it to one at a time
         compute = [n for n in static["nodes"] if n["label"] == f"{self.ci}-bookworm-compute"]
         self.assertEqual([40022], [n["connection-port"] for n in compute])
+
+    def test_the_fc_job_says_what_fc_means(self):
+        on = self.render(data_path=True, protocols=["iscsi", "fc"])["zuul.d/jobs.yaml"]
+        self.assertIn("FCoE VN2VN", on)
+        self.assertIn("no HBA, no FC switch", on)
+        self.assertNotIn("emulated", on)
+        off = self.render(data_path=False, protocols=["iscsi", "fc"])["zuul.d/jobs.yaml"]
+        self.assertIn("no FC data moves", off)
