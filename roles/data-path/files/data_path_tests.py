@@ -558,6 +558,9 @@ class DataPath:
                        "the controllers cannot be taken offline")  # fmt: skip
         vol = self.volume("offline-attach")
         controllers = self.array.controllers()
+        # FC: the array's target ports this node is logged in to, which
+        # leave the fabric while their controller is offline
+        fc_before = fc_targets_online()
         # Nova's boot sequence: reserve (no connector), then update with it
         attachment = self.cinder.attachments.create(vol.id, None, instance_id=None)["id"]
         start = time.monotonic()
@@ -578,6 +581,18 @@ class DataPath:
         self.assert_clean()
         self.assert_attachments(vol, 0)
         self.assert_nothing_on_array(vol, details, "with both controllers offline")
+        if fc_before:
+            # the ports log in again (FCoE VN2VN, an FC fabric alike) before
+            # the next attach can see them, as after any array maintenance
+            back = time.monotonic()
+            deadline = back + FC_RELOGIN_TIMEOUT
+            while not fc_before <= fc_targets_online():
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the array's FC ports {sorted(fc_before - fc_targets_online())} "
+                        f"did not log in again within {FC_RELOGIN_TIMEOUT}s of going online")
+                time.sleep(1)
+            details["fc_relogin_s"] = round(time.monotonic() - back, 2)
         self.assert_attaches_again(vol, details)
 
     def assert_attaches_again(self, vol, details):
@@ -641,6 +656,32 @@ def default_tests(volume_type):
 # (distribution, module) the tests drive, as node_info records them
 IMPORTED = (("os-brick", "os_brick"), ("python-cinderclient", "cinderclient"),
             ("keystoneauth1", "keystoneauth1"))  # fmt: skip
+
+
+# How long the array's FC ports may take to log in again after going online.
+FC_RELOGIN_TIMEOUT = 90
+
+
+def fc_targets_online(sysfs="/sys"):
+    """The port names of the FC remote ports this node sees as Online FCP
+    targets (``/sys/class/fc_remote_ports``); empty without FC."""
+    rports = os.path.join(sysfs, "class", "fc_remote_ports")
+    try:
+        names = os.listdir(rports)
+    except OSError:
+        return set()
+    found = set()
+    for name in names:
+        attrs = {}
+        for attr in ("port_name", "port_state", "roles"):
+            try:
+                with open(os.path.join(rports, name, attr)) as f:
+                    attrs[attr] = f.read().strip()
+            except OSError:
+                attrs[attr] = ""
+        if attrs["port_state"] == "Online" and "FCP Target" in attrs["roles"]:
+            found.add(attrs["port_name"])
+    return found
 
 
 def fc_transport(sysfs="/sys"):

@@ -57,16 +57,17 @@ PINS = {
 
 
 ISCSI_CONNECTOR = "os_brick/initiator/connectors/iscsi.py"
-# An os-brick change that breaks every iSCSI attach: only the data path (the
-# compute node's os-brick, from the change's tree) can catch it.
+FC_CONNECTOR = "os_brick/initiator/connectors/fibre_channel.py"
+# An os-brick change that breaks every iSCSI and FC attach: only the data
+# path (the compute node's os-brick, from the change's tree) can catch it.
 BROKEN_ATTACH = """
 
-# Sandbox: a change that breaks the iSCSI attach on purpose.
+# Sandbox: a change that breaks the {kind} attach on purpose.
 def _sandbox_broken_connect_volume(self, connection_properties):
     raise exception.BrickException("sandbox: connect_volume broken on purpose")
 
 
-ISCSIConnector.connect_volume = _sandbox_broken_connect_volume
+{connector}.connect_volume = _sandbox_broken_connect_volume
 """
 MANAGER = "cinder/volume/manager.py"
 # A Cinder change that breaks every attach where the volume manager asks the
@@ -150,7 +151,8 @@ class TestFullRun(SandboxCase):
         self.assertEqual(
             ["test_attach_write_read_detach", "test_volume_from_snapshot_holds_its_data",
              "test_multiattach_same_host_detach_one_keeps_the_other",
-             "test_concurrent_first_attaches_from_a_new_host"],
+             "test_concurrent_first_attaches_from_a_new_host",
+             "test_attach_with_both_controllers_offline_leaves_nothing"],
             found["tests"].strip().split(", "), message,
         )  # fmt: skip
         self.assertEqual(pin, found["os_brick"], message)
@@ -358,19 +360,34 @@ class TestFullRun(SandboxCase):
         self.assertRegex(message, rf"{CI}-tempest-iscsi: \d+ of \d+ tests failed: ")
         self.assertIn("data_path.test_attach_write_read_detach", message)
         self.assertIsNone(DATA_PATH_LINE.search(message), message)
+        if fc_result == "FAILURE":
+            self.assertRegex(message, rf"{CI}-tempest-fc: \d+ of \d+ tests failed: .*"
+                                      r"data_path\.test_attach_write_read_detach")  # fmt: skip
+            self.assertIsNone(FC_DATA_PATH_LINE.search(message), message)
         iscsi = self._newest(change, "-iscsi")
         doc = self._data_path_doc(iscsi)
         attach = {r["id"]: r for r in doc["results"]}["data_path.test_attach_write_read_detach"]
         self.assertEqual("fail", attach["status"], attach)
         return iscsi, doc, attach
 
-    def test_os_brick_change_breaking_iscsi_attach_fails_the_data_path(self):
-        text = self._cinder_file(ISCSI_CONNECTOR, "openstack/os-brick") + BROKEN_ATTACH
-        change, _, _ = self.sandbox.push_change({ISCSI_CONNECTOR: text},
-                                                "Sandbox: break the iSCSI attach",
+    def test_os_brick_change_breaking_the_attach_fails_the_data_path(self):
+        files = {
+            path: self._cinder_file(path, "openstack/os-brick")
+            + BROKEN_ATTACH.format(kind=kind, connector=connector)
+            for path, kind, connector in (
+                (ISCSI_CONNECTOR, "iSCSI", "ISCSIConnector"),
+                (FC_CONNECTOR, "FC", "FibreChannelConnector"),
+            )
+        }
+        change, _, _ = self.sandbox.push_change(files, "Sandbox: break the iSCSI and FC attach",
                                                 project="openstack/os-brick")  # fmt: skip
-        # FC's attach does not go through the iSCSI connector: it passes
-        _, doc, attach = self._assert_data_path_fails(change, "SUCCESS")
+        # Both jobs fail in the data path: each attached with the change's os-brick.
+        _, doc, attach = self._assert_data_path_fails(change, "FAILURE")
+        fc = self._data_path_doc(self._newest(change, "-fc"))
+        fc_attach = {r["id"]: r for r in fc["results"]}["data_path.test_attach_write_read_detach"]
+        self.assertEqual("fail", fc_attach["status"], fc_attach)
+        self.assertIn("connect_volume broken on purpose", fc_attach["details"]["traceback"])
+        self.assertIn(".dev", fc["node"]["os_brick"]["version"], fc["node"])
         # ... and they failed for the change's reason: the os-brick that ran on
         # the node was built from the change's tree (a pbr dev version, in the
         # venv the role built on the controller), not the pinned release or the

@@ -38,6 +38,34 @@ class DefaultTestsTest(testtools.TestCase):
         self.assertIn("test_concurrent_first_attaches_from_a_new_host", fc)
 
 
+class FCTargetsOnlineTest(testtools.TestCase):
+    """The array's ports the node sees as Online FCP targets, from a fake
+    /sys/class/fc_remote_ports as the FC transport class lays it out."""
+
+    def setUp(self):
+        super().setUp()
+        self.tests = load_data_path_module("data_path_tests")
+        self.sys = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.sys)
+
+    def rport(self, name, port_name, state, roles):
+        path = os.path.join(self.sys, "class", "fc_remote_ports", name)
+        os.makedirs(path)
+        for attr, value in (("port_name", port_name), ("port_state", state), ("roles", roles)):
+            with open(os.path.join(path, attr), "w") as f:
+                f.write(value + "\n")
+
+    def test_only_online_fcp_targets_count(self):
+        self.rport("rport-2:0-0", "0x2000524a93000001", "Online", "FCP Target")
+        self.rport("rport-2:0-1", "0x2000524a93000002", "Blocked", "FCP Target")
+        self.rport("rport-2:0-2", "0x2000524a93000003", "Online", "FCP Initiator")
+        self.rport("rport-2:0-3", "0x2000524a93000004", "Not Present", "FCP Target")
+        self.assertEqual({"0x2000524a93000001"}, self.tests.fc_targets_online(self.sys))
+
+    def test_no_fc_transport_is_no_target(self):
+        self.assertEqual(set(), self.tests.fc_targets_online(self.sys))
+
+
 class FCTransportTest(testtools.TestCase):
     """A fake /sys laid out as the kernel lays out an FCoE port and an HBA."""
 
