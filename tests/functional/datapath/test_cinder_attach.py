@@ -10,8 +10,9 @@ runs on the node once for all its tests (os-brick's import costs seconds under
 TCG); each test here asserts one of its results, and that the array holds no
 host or mapping afterwards, by the array's own API.
 
-The node is given array access (DATA_PATH_ARRAY_*), so the failed-attach test
-also takes both controllers offline and looks at the array itself.
+The node is given array access (DATA_PATH_ARRAY_*), so the tests look at the
+array itself, and the controllers-offline test can take both controllers
+offline.
 """
 
 import os
