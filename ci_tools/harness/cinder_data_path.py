@@ -120,7 +120,8 @@ class CinderDataPath:
         start = time.monotonic()
         proc = self.node.ssh(
             f"set -a; . {WORKSPACE}/env; set +a; DATA_PATH_MULTIPATH={int(bool(multipath))} "
-            f"{data_path_venv.NODE_VENV}/bin/python {WORKSPACE}/data_path_tests.py {WORKSPACE}/results.json {args}",
+            f"{data_path_venv.NODE_VENV}/bin/python {WORKSPACE}/data_path_tests.py "
+            f"{WORKSPACE}/results.json {args}",
             sudo=True, check=False, timeout=timeout,
         )  # fmt: skip
         took = time.monotonic() - start

@@ -100,7 +100,7 @@ class CinderAttachDataPathTest(testtools.TestCase):
         self.addDetail("node", testtools.content.json_content(node))
         self.assertEqual(data_path_venv.NODE_VENV, node["prefix"], node)
         # ... which the builder's Python made: the node has the same version
-        self.assertEqual(self.venv["python"], "%s.%s" % tuple(node["python"].split(".")[:2]))
+        self.assertEqual(self.venv["python"], ".".join(node["python"].split(".")[:2]), node)
         # ... from master's upper-constraints: os-brick and the Cinder client at their pins
         self.assertEqual(MASTER_OS_BRICK, data_path_venv.pin("os-brick"))
         self.assertEqual(MASTER_OS_BRICK, node["os_brick"]["version"], node)
