@@ -16,7 +16,7 @@ class LocalNode:
     """A node whose commands run here, as ComputeNode's ssh and scp run them there."""
 
     def ssh(self, command, input=None, check=True, timeout=300, sudo=False):
-        return subprocess.run(["sh", "-c", command], input=input, capture_output=True,
+        return subprocess.run(["bash", "-c", command], input=input, capture_output=True,
                               text=True, timeout=timeout, check=check)  # fmt: skip
 
     def copy_to(self, local, remote):
