@@ -7,7 +7,12 @@ the backend is configured exactly as in the job), and a
 :class:`~ci_tools.harness.compute_node.ComputeNode` that reaches Keystone,
 cinder-api and the array's REST API at the controller address.
 :meth:`CinderDataPath.run` runs ``roles/data-path/files/data_path_tests.py``
-on the node, as the data-path role does, and returns its results.
+on the node, as the data-path role does, with the role's venv (os-brick and
+the Cinder client at master's upper-constraints, built here and cached by
+:mod:`~ci_tools.harness.data_path_venv`, unpacked on the node as
+``/opt/data-path-venv``), not the image's Debian os-brick, and returns its
+results and what ran them (``node_info``: Python, each library's version and
+file).
 
 The node is given array access (``DATA_PATH_ARRAY_*``), so the tests that
 can look at the array (leftovers after a failed attach, controllers offline)
@@ -21,7 +26,7 @@ import subprocess
 import time
 
 from ci_tools.array.fixture import ArrayFixture
-from ci_tools.harness import node_image
+from ci_tools.harness import data_path_venv, node_image
 from ci_tools.harness.compute_node import CONTROLLER_ADDRESS, ComputeNode
 from ci_tools.harness.data_plane import DataPlane
 from ci_tools.harness.devstack import DevStackLite
@@ -40,7 +45,11 @@ class CinderDataPath:
     def __init__(self, work_dir):
         self.work = work_dir
         self.plane = self.array = self.stack = self.node = None
+        # the packed venv the node runs the tests with (data_path_venv.build)
+        self.venv = None
         self.timings = {}
+        # data_path_tests.py's record of what ran the tests, after run()
+        self.node_info = None
 
     def up(self):
         try:
@@ -53,6 +62,9 @@ class CinderDataPath:
     def _up(self):
         start = time.monotonic()
         image, _ = node_image.build()
+        venv_start = time.monotonic()
+        self.venv = data_path_venv.build()
+        self.timings["venv_build_s"] = time.monotonic() - venv_start
         self.plane = DataPlane().up()
         self.array = ArrayFixture(
             os.path.join(self.work, "array"), pools={"pool-a": 200, "pool-b": 200},
@@ -84,6 +96,7 @@ class CinderDataPath:
                                 controller_ports=ports).start()  # fmt: skip
         self.timings["boot_s"] = self.node.boot_seconds
         self.node.ssh(f"mkdir -p {WORKSPACE}")
+        self.timings["venv_install_s"] = data_path_venv.install(self.node, self.venv, WORKSPACE)
         for name in ("brick_volume.py", "data_path_tests.py"):
             self.node.copy_to(os.path.join(FILES, name), f"{WORKSPACE}/{name}")
         env = {
@@ -107,7 +120,8 @@ class CinderDataPath:
         start = time.monotonic()
         proc = self.node.ssh(
             f"set -a; . {WORKSPACE}/env; set +a; DATA_PATH_MULTIPATH={int(bool(multipath))} "
-            f"python3 {WORKSPACE}/data_path_tests.py {WORKSPACE}/results.json {args}",
+            f"{data_path_venv.NODE_VENV}/bin/python {WORKSPACE}/data_path_tests.py "
+            f"{WORKSPACE}/results.json {args}",
             sudo=True, check=False, timeout=timeout,
         )  # fmt: skip
         took = time.monotonic() - start
@@ -118,7 +132,9 @@ class CinderDataPath:
         # kept beside the run's other files (CI_KIT_KEEP_WORK keeps them)
         with open(os.path.join(self.work, "data-path-results.json"), "a") as f:
             f.write(out.stdout.strip() + "\n")
-        results = {r["id"].split(".", 1)[1]: r for r in json.loads(out.stdout)["results"]}
+        doc = json.loads(out.stdout)
+        self.node_info = doc["node"]
+        results = {r["id"].split(".", 1)[1]: r for r in doc["results"]}
         return results, proc.stdout, took
 
     def array_leftovers(self):

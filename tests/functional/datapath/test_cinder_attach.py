@@ -10,6 +10,14 @@ runs on the node once for all its tests (os-brick's import costs seconds under
 TCG); each test here asserts one of its results, and that the array holds no
 host or mapping afterwards, by the array's own API.
 
+As in the job, the tests run with the role's venv, not the node image's
+Python packages (Debian's os-brick 6.1): ``roles/data-path/files/node_venv.py``
+builds it on this machine (the controller's part) with master's
+upper-constraints from ``sandbox-data/openstack-requirements``, cached under
+``$CI_KIT_ROOT/data-path-venv/master``, and it is unpacked on the node as
+``/opt/data-path-venv`` after the same Python-version check the role makes.
+One test asserts the os-brick that ran is master's pin, from that venv.
+
 The node is given array access (DATA_PATH_ARRAY_*), so the tests look at the
 array itself, and the controllers-offline test can take both controllers
 offline.
@@ -21,7 +29,12 @@ import tempfile
 
 import testtools
 
+from ci_tools.harness import data_path_venv
 from ci_tools.harness.cinder_data_path import CinderDataPath
+
+# os-brick in master's upper-constraints snapshot, as pip freeze prints it
+# (tests/functional/sandbox/test_full_run.py pins the same)
+MASTER_OS_BRICK = "7.1.0"
 
 
 class CinderAttachDataPathTest(testtools.TestCase):
@@ -36,6 +49,8 @@ class CinderAttachDataPathTest(testtools.TestCase):
         try:
             cls.dp.up()
             cls.results, cls.output, cls.dp.timings["tests_s"] = cls.dp.run()
+            cls.node_info = cls.dp.node_info
+            cls.venv = cls.dp.venv
             cls.leftovers = cls.dp.array_leftovers()
         except BaseException:
             cls._teardown()
@@ -77,6 +92,25 @@ class CinderAttachDataPathTest(testtools.TestCase):
         )  # fmt: skip
         # and nothing of the node's is left on the array after them
         self.assertEqual({"hosts": [], "mappings": []}, self.leftovers)
+
+    def test_the_venvs_pinned_os_brick_ran(self):
+        # The tests ran with the venv's Python at /opt/data-path-venv, as the
+        # role runs them, not with the image's python3 and Debian os-brick 6.1 ...
+        node = self.node_info
+        self.addDetail("node", testtools.content.json_content(node))
+        self.assertEqual(data_path_venv.NODE_VENV, node["prefix"], node)
+        # ... which the builder's Python made: the node has the same version
+        self.assertEqual(self.venv["python"], ".".join(node["python"].split(".")[:2]), node)
+        # ... from master's upper-constraints: os-brick and the Cinder client at their pins
+        self.assertEqual(MASTER_OS_BRICK, data_path_venv.pin("os-brick"))
+        self.assertEqual(MASTER_OS_BRICK, node["os_brick"]["version"], node)
+        self.assertEqual(data_path_venv.pin("python-cinderclient"),
+                         node["cinderclient"]["version"], node)  # fmt: skip
+        for module in ("os_brick", "cinderclient", "keystoneauth1"):
+            self.assertTrue(node[module]["file"].startswith(data_path_venv.NODE_VENV + "/"), node)
+        self.assertTrue(node["venv"]["constraints"].endswith(
+            "/openstack-requirements/master/upper-constraints.txt"), node)  # fmt: skip
+        self.assertEqual("the release upper-constraints pin", node["venv"]["os_brick_from"], node)
 
     def test_write_read_detach_through_cinder(self):
         details = self.assertPassed("test_attach_write_read_detach")
