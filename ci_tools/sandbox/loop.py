@@ -188,9 +188,10 @@ class Sandbox:
                     "san_api_port": self.array.port,
                 },
                 # A warm DevStack-lite between sandbox runs, and this machine's /etc
-                # left alone (a lab node uses the role's defaults).
+                # left alone (a lab node uses the role's defaults); one config
+                # root per node user, beside its DevStack-lite.
                 "devstack_lite_dest": self.node_dest,
-                "devstack_lite_etc": os.path.join(kit_root(), "sandbox-node", "etc"),
+                "devstack_lite_etc": os.path.join(os.path.dirname(self.node_dest), "etc"),
                 # Sandbox-only throwaway credentials, where tempest/pre.yaml looks
                 # for the job's <name>_array secret in production.
                 "sandbox_array": {

@@ -33,17 +33,20 @@ from tests.functional.zuul_manifest import listed_files
 SANDBOX_REGEX = r"^tempest\.api\.volume\.(test_volumes_get|test_volumes_snapshots)\."
 
 FLOW = "cinder/volume/flows/manager/create_volume.py"
-# The volume manager's create flow calls the driver here; raising makes the
-# flow revert and the volume go to "error", as a broken driver path would.
-BROKEN = """
+# The volume manager's create flow calls the driver here for a clone of a
+# volume; raising makes the flow revert and the clone go to "error", as a
+# broken driver path would. Tempest's VolumesGetTest clones; the data path's
+# tests never do, so they reach the attach, which BROKEN_CONNECTION breaks.
+BROKEN_CLONE = """
 
-# Sandbox: a change that breaks the driver path on purpose.
-def _sandbox_broken_create_raw_volume(self, *args, **kwargs):
-    raise exception.VolumeBackendAPIException(data="sandbox: create_volume broken on purpose")
+# Sandbox: a change that breaks cloning a volume on purpose.
+def _sandbox_broken_create_from_source_volume(self, *args, **kwargs):
+    raise exception.VolumeBackendAPIException(data="sandbox: cloning broken on purpose")
 
 
-CreateVolumeFromSpecTask._create_raw_volume = _sandbox_broken_create_raw_volume
+CreateVolumeFromSpecTask._create_from_source_volume = _sandbox_broken_create_from_source_volume
 """
+CLONE_TEST = "VolumesGetTest.test_volume_create_get_update_delete_as_clone"
 
 
 # The services DevStack-lite runs, under the names DevStack's logs give them.
@@ -333,20 +336,6 @@ class TestFullRun(SandboxCase):
         self.assertTrue(secrets)
         return secrets
 
-    def test_change_breaking_create_volume_fails_naming_tests(self):
-        text = self._cinder_file(FLOW) + BROKEN
-        change, _, _ = self.sandbox.push_change({FLOW: text},
-                                                "Sandbox: break create_volume")  # fmt: skip
-        message = self.sandbox.wait_for_report(change, timeout=3000)["message"]
-        lines = job_lines(message)
-        self.assertEqual({"FAILURE"}, {line["result"] for line in lines.values()}, message)
-        for job in lines:
-            self.assertRegex(message, rf"{job}: \d+ of \d+ tests failed: ")
-        self.assertIn("VolumesGetTest.test_volume_create_get_update_delete", message)
-        self.assertEqual({}, self.sandbox.ci_votes(change))
-        # The post-run recorded the failed tests: with voting on, the guard would vote -1.
-        self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
-
     def _assert_data_path_fails(self, change, fc_result):
         """The change's report: the iSCSI job FAILURE naming the data-path tests
         (Tempest's API tests never attach here, so the data path alone fails
@@ -400,13 +389,27 @@ class TestFullRun(SandboxCase):
         # Named test failures: with voting on, the guard would vote -1.
         self.assertEqual(-1, vote_guard.decide(self._buildset(change)).value)
 
-    def test_change_breaking_initialize_connection_fails_the_data_path(self):
-        text = self._cinder_file(MANAGER) + BROKEN_CONNECTION
-        change, _, _ = self.sandbox.push_change({MANAGER: text},
-                                                "Sandbox: break initialize_connection")  # fmt: skip
-        # Cinder starts and Tempest's API tests pass; the data path's attaches fail.
-        # ... in both jobs: FC's attach asks the driver for the connection too
+    def test_change_breaking_clone_and_initialize_connection_fails_naming_both(self):
+        # One change breaks two driver paths (one change instead of two keeps
+        # the CI's budget: each costs both jobs): cloning, which only
+        # Tempest's API tests exercise here, and initialize_connection, which
+        # only the data path's attaches reach.
+        files = {FLOW: self._cinder_file(FLOW) + BROKEN_CLONE,
+                 MANAGER: self._cinder_file(MANAGER) + BROKEN_CONNECTION}  # fmt: skip
+        change, _, _ = self.sandbox.push_change(files, "Sandbox: break cloning and "
+                                                       "initialize_connection")  # fmt: skip
+        # Cinder starts; the data path's attaches fail in both jobs (FC's
+        # attach asks the driver for the connection too) ...
         iscsi, doc, _ = self._assert_data_path_fails(change, "FAILURE")
+        # ... and each job's line names Tempest's failed clone test beside them,
+        # from the one subunit stream.
+        message = self.sandbox.wait_for_report(change, timeout=60)["message"]
+        for job in (f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"):
+            failed = re.search(rf"{job}: \d+ of \d+ tests failed: (.*)$", message, re.M)
+            self.assertIsNotNone(failed, message)
+            self.assertIn(CLONE_TEST, failed[1], message)
+            self.assertIn("data_path.test_attach_write_read_detach", failed[1], message)
+        self.assertEqual({}, self.sandbox.ci_votes(change))
         # The node's os-brick is the branch's pin: the failure is Cinder's, and
         # c-vol logged the change's own exception.
         (pin,) = [p.split("==")[1] for p in PINS["master"] if p.startswith("os-brick==")]

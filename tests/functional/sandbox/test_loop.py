@@ -39,6 +39,7 @@ class SandboxCase(testtools.TestCase):
     nodeless = False
     quick = True  # swap the Tempest job's playbooks for quick_jobs'
     compute_node = False  # the QEMU compute node, the FC data-plane VM and the data path
+    node_user = None  # the static node's login; None: zuul, or zuul-quick for quick jobs
     job_vars = {}
     site_changes = {}
 
@@ -54,6 +55,8 @@ class SandboxCase(testtools.TestCase):
         site.update(cls.site_changes)
         if cls.quick or cls.nodeless:
             site["sandbox_node"]["username"] = quick_jobs.QUICK_NODE_USER
+        if cls.node_user:
+            site["sandbox_node"]["username"] = cls.node_user
         if cls.nodeless:
             extra = quick_jobs.nodeless_files(CI, site["protocols"])
         elif cls.quick:

@@ -21,6 +21,12 @@ of issue 16:
 
 One protocol (iscsi): the decision is the same for both jobs, and each
 RETRY_LIMIT is three attempts of two starts.
+
+These runs need no compute node, so they run beside the full run (another
+stestr worker) without sharing its DevStack-lite: the node logs in as the
+quick-job tests' user (own home, own DevStack-lite dest and config root,
+on the same worker as those tests, so never at the same time), and the
+services listen on ports of their own.
 """
 
 import base64
@@ -35,7 +41,9 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from ci_tools.gerrit.fixture import ADMIN
+from ci_tools.harness.ports import free_port
 from ci_tools.watchers import vote_guard, zuul_web
+from tests.functional.sandbox.quick_jobs import QUICK_NODE_USER
 from tests.functional.sandbox.test_loop import CI, SandboxCase, job_lines
 
 JOB = f"{CI}-tempest-iscsi"
@@ -89,8 +97,13 @@ def broken_wheel(directory):
     return path
 
 
+# DevStack-lite's services, on ports no other DevStack-lite of the machine uses
+PORT_VARS = ("keystone", "glance", "cinder", "rabbitmq", "rabbitmq_dist", "epmd")
+
+
 class TestStartupBlame(SandboxCase):
     quick = False
+    node_user = QUICK_NODE_USER
     site_changes = {"voting": True, "protocols": ["iscsi"]}
 
     @classmethod
@@ -100,6 +113,7 @@ class TestStartupBlame(SandboxCase):
         cls.wheels = tempfile.mkdtemp(prefix="broken-wheels-", dir="/var/tmp")
         broken_wheel(cls.wheels)
         cls.job_vars = {"devstack_lite_pip_extra_args": f"--find-links {cls.wheels}"}
+        cls.job_vars.update({f"devstack_lite_{name}_port": free_port() for name in PORT_VARS})
         try:
             super().setUpClass()
         except BaseException:
