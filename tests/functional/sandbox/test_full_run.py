@@ -159,23 +159,10 @@ class TestFullRun(SandboxCase):
             found["tests"].strip().split(", "), message,
         )  # fmt: skip
         self.assertEqual(pin, found["os_brick"], message)
-        fc = self._data_path_doc(self._newest(change, "-fc"))
-        fc_results = {r["id"]: r["details"] for r in fc["results"]}
-        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
-                         fc_results["data_path.test_attach_write_read_detach"].get("array_side"),
-                         fc_results["data_path.test_attach_write_read_detach"])  # fmt: skip
-        self.assertEqual("checked: no host, no mapping",
-                         fc_results["data_path.test_concurrent_first_attaches_from_a_new_host"]
-                         .get("array"))  # fmt: skip
         # The role gave the tests the array (its REST API through the node's
-        # forward, the job's array secret): the array-side checks ran.
-        results = {r["id"]: r["details"] for r in self._data_path_doc(iscsi)["results"]}
-        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
-                         results["data_path.test_attach_write_read_detach"].get("array_side"),
-                         results["data_path.test_attach_write_read_detach"])  # fmt: skip
-        self.assertEqual("checked: no host, no mapping",
-                         results["data_path.test_concurrent_first_attaches_from_a_new_host"]
-                         .get("array"))  # fmt: skip
+        # forward, the job's array secret): the array-side checks ran, in both jobs.
+        self.assertArraySideChecked(self._newest(change, "-fc"))
+        self.assertArraySideChecked(iscsi)
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
@@ -210,6 +197,17 @@ class TestFullRun(SandboxCase):
         attempt may have been retried as an infrastructure failure)."""
         return max((b for b in self._builds(change) if b["job_name"].endswith(suffix)),
                    key=lambda b: b["start_time"])  # fmt: skip
+
+    def assertArraySideChecked(self, build):
+        """The build's data-path tests compared the node's blocks with the
+        array's and found no host or mapping left on it."""
+        results = {r["id"]: r["details"] for r in self._data_path_doc(build)["results"]}
+        attach = results["data_path.test_attach_write_read_detach"]
+        self.assertEqual("compared: the array's sha256 of the first 16 MiB is equal",
+                         attach.get("array_side"), attach)  # fmt: skip
+        self.assertEqual("checked: no host, no mapping",
+                         results["data_path.test_concurrent_first_attaches_from_a_new_host"]
+                         .get("array"))  # fmt: skip
 
     def _data_path_doc(self, build):
         """The data-path phase's published results: what ran on the node, and each test."""
