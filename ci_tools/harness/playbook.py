@@ -27,24 +27,15 @@ def ansible_playbook_bin():
     return path
 
 
-def write_inventory(work_dir):
-    """A localhost-only inventory with Zuul's Ansible's own python."""
+def write_inventory(work_dir, hosts=None):
+    """Localhost with Zuul's Ansible's own python, and ``hosts`` (name: host
+    vars), e.g. a compute node VM reached over SSH."""
     path = os.path.join(work_dir, "inventory.yaml")
     python = os.path.join(ansible_root(), ANSIBLE_VERSION, "bin", "python")
+    inventory = {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": python}}
+    inventory.update(hosts or {})
     with open(path, "w") as f:
-        json.dump(
-            {
-                "all": {
-                    "hosts": {
-                        "localhost": {
-                            "ansible_connection": "local",
-                            "ansible_python_interpreter": python,
-                        }
-                    }
-                }
-            },
-            f,
-        )
+        json.dump({"all": {"hosts": inventory}}, f)
     return path
 
 
@@ -72,16 +63,9 @@ def zuul_plugin_env(work_dir):
     return {"ANSIBLE_ACTION_PLUGINS": action_dir, "PYTHONPATH": path_dir}
 
 
-def run_playbook(
-    playbook, work_dir, extra_vars=None, timeout=1800, log_name=None, env=None, netns=None
-):
-    """Run one playbook of this repo on localhost; return the CompletedProcess.
-
-    Output goes to ``<work_dir>/<log_name or playbook name>.log`` as well as
-    into the result, so a failing test can show it. With ``netns``,
-    ansible-playbook runs inside that network namespace (``ip netns exec``), so
-    everything it starts (daemons included) lives on that namespace's network.
-    """
+def playbook_argv_env(playbook, work_dir, extra_vars=None, env=None, netns=None, hosts=None):
+    """The command line and environment run_playbook runs (for a caller that
+    needs the process while it runs)."""
     os.makedirs(work_dir, exist_ok=True)
     vars_path = os.path.join(work_dir, "extra-vars.json")
     with open(vars_path, "w") as f:
@@ -103,11 +87,25 @@ def run_playbook(
     argv = (["ip", "netns", "exec", netns] if netns else []) + [
         ansible_playbook_bin(),
         "-i",
-        write_inventory(work_dir),
+        write_inventory(work_dir, hosts),
         "-e",
         "@" + vars_path,
         os.path.join(REPO, playbook),
     ]
+    return argv, env
+
+
+def run_playbook(
+    playbook, work_dir, extra_vars=None, timeout=1800, log_name=None, env=None, netns=None
+):
+    """Run one playbook of this repo on localhost; return the CompletedProcess.
+
+    Output goes to ``<work_dir>/<log_name or playbook name>.log`` as well as
+    into the result, so a failing test can show it. With ``netns``,
+    ansible-playbook runs inside that network namespace (``ip netns exec``), so
+    everything it starts (daemons included) lives on that namespace's network.
+    """
+    argv, env = playbook_argv_env(playbook, work_dir, extra_vars, env, netns)
     proc = subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=work_dir
     )

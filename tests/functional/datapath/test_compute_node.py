@@ -25,10 +25,48 @@ from ci_tools.harness import node_image
 from ci_tools.harness.array_rest import ArrayREST
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane, leftover_namespaces
+from ci_tools.harness.playbook import playbook_argv_env
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 BRICK = os.path.join(TOP, "roles", "data-path", "files", "brick_volume.py")
+
+# The data-path phase's shape (playbooks/tempest/run.yaml) around the role's
+# boot check: state left on the node, a step that needs it, and the rescue.
+RESTART_PLAYBOOK = """
+- hosts: compute
+  gather_facts: false
+  tasks:
+    - block:
+        - ansible.builtin.include_role:
+            name: data-path
+            tasks_from: note-boot
+        - name: Leave the phase's state on the node
+          ansible.builtin.command: touch /tmp/phase-state
+        - name: Hand over to the test
+          ansible.builtin.copy:
+            content: ready
+            dest: "{{ work }}/ready"
+          delegate_to: localhost
+        - name: Wait while the test replaces the node
+          ansible.builtin.wait_for:
+            path: "{{ work }}/replaced"
+            timeout: 400
+          delegate_to: localhost
+          when: replace | bool
+        - name: A step that needs the phase's state
+          ansible.builtin.command: test -e /tmp/phase-state
+        - name: Fail the phase
+          ansible.builtin.fail:
+            msg: a step failed on the node it started on
+      rescue:
+        - ansible.builtin.include_role:
+            name: data-path
+            tasks_from: node-restarted
+        - name: Reached when the node was not found restarted
+          ansible.builtin.fail:
+            msg: RESCUE-WITHOUT-RESTART
+"""
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -282,6 +320,76 @@ class ComputeNodeDataPathTest(testtools.TestCase):
         self.assertIn("error", failed)
         self.assertClean(left)
         self.assertClean(left2)
+
+    def run_phase(self, replace):
+        """Run RESTART_PLAYBOOK with Zuul's Ansible and its SSH retries; with
+        ``replace``, kill the node mid-phase and boot its replacement (same
+        address, same host key), as the sandbox does with a lost node."""
+        work = tempfile.mkdtemp(dir=self._tmp.name)
+        playbook = os.path.join(work, "phase.yaml")
+        with open(playbook, "w") as f:
+            f.write(RESTART_PLAYBOOK)
+        os.makedirs(os.path.join(work, "work"))
+        open(os.path.join(work, "work", "results.json"), "w").close()
+        compute = {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": self.node.port,
+            "ansible_user": self.node.user,
+            "ansible_ssh_private_key_file": self.node.private_key,
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+        argv, env = playbook_argv_env(
+            playbook, work, {"work": work, "replace": replace, "zuul": {"job": "dp-job"}},
+            env={"ANSIBLE_SSH_RETRIES": "3", "ZUUL_JOBDIR": work},  # Zuul's executor: retries = 3
+            hosts={"compute": compute},
+        )  # fmt: skip
+        with open(os.path.join(work, "phase.log"), "w") as log:
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+            try:
+                deadline = time.monotonic() + 300
+                while not os.path.exists(os.path.join(work, "ready")):
+                    self.assertIsNone(proc.poll(), "the playbook ended before the hand-over")
+                    self.assertLess(time.monotonic(), deadline, "no hand-over")
+                    time.sleep(0.5)
+                if replace:
+                    self.node.replace()
+                    self.node.copy_to(BRICK, "/tmp/brick_volume.py")  # setUpClass's copy
+                    open(os.path.join(work, "replaced"), "w").close()
+                proc.wait(600)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        with open(os.path.join(work, "phase.log")) as f:
+            output = f.read()
+        self.addDetail(f"phase-{replace}", testtools.content.text_content(output))
+        with open(os.path.join(work, "work", "results.json")) as f:
+            text = f.read()
+        warnings = json.loads(text)["data"]["zuul"]["warnings"] if text.strip() else []
+        return proc.returncode, output, warnings
+
+    def test_restarted_node_ends_the_phase_unreachable_not_failed(self):
+        """A node replaced (or rebooted) mid-phase answers again at the same
+        address with the same host key: the phase's rescue must see the new
+        boot and end the build with the node unreachable (Zuul retries it),
+        never as a failed step the change would be blamed for. The same
+        failing step on the node it started on stays a failure."""
+        code, output, warnings = self.run_phase(replace=False)
+        self.assertEqual(2, code, output[-3000:])  # ansible-playbook: a task failed
+        self.assertIn("RESCUE-WITHOUT-RESTART", output)
+        self.assertEqual([], warnings)
+        replacements = self.node.replacements
+        code, output, warnings = self.run_phase(replace=True)
+        self.assertEqual(replacements + 1, self.node.replacements)
+        self.assertEqual(4, code, output[-3000:])  # ansible-playbook: a host unreachable
+        self.assertNotIn("RESCUE-WITHOUT-RESTART", output)
+        self.assertRegex(output, r"UNREACHABLE!.*Bad port '0'")
+        self.assertEqual(1, len(warnings), warnings)
+        self.assertRegex(
+            warnings[0],
+            r"^dp-job: INFRASTRUCTURE FAILURE: node compute restarted during the data-path "
+            r"phase \(boot [0-9a-f]{8} became [0-9a-f]{8} while \"A step that needs the "
+            r"phase's state\" ran\); not caused by this change\.$",
+        )
 
     def test_online_extend_is_seen_by_os_brick(self):
         vol = self.volume("dp-ext", size_gb=1)
