@@ -87,6 +87,7 @@ class CinderAttachDataPathTest(testtools.TestCase):
              "test_chap_wrong_secret_fails_cleanly",
              "test_multiattach_same_host_detach_one_keeps_the_other",
              "test_concurrent_first_attaches_from_a_new_host",
+             "test_online_extend_while_attached", "test_force_detach_leaves_nothing",
              "test_attach_with_both_controllers_offline_leaves_nothing"],
             list(self.results),
         )  # fmt: skip
@@ -130,6 +131,20 @@ class CinderAttachDataPathTest(testtools.TestCase):
     def test_four_concurrent_first_attaches_from_a_new_host(self):
         details = self.assertPassed("test_concurrent_first_attaches_from_a_new_host")
         self.assertEqual(4, len(details["attach_s"]), details)
+        self.assertEqual("checked: no host, no mapping", details["array"])
+
+    def test_online_extend_while_attached(self):
+        details = self.assertPassed("test_online_extend_while_attached")
+        # os-brick's rescan found the 2 GiB the driver gave the array's volume
+        self.assertEqual(2 * 1024**3, details["brick_new_size"], details)
+        self.assertEqual({2 * 1024**3}, set(details["kernel_sizes"].values()), details)
+        self.assertEqual("checked: the array's volume is 2 GiB", details["array_size"])
+        self.assertEqual("checked: no host, no mapping", details["array"])
+
+    def test_force_detach_leaves_nothing(self):
+        details = self.assertPassed("test_force_detach_leaves_nothing")
+        self.assertIn("force_detach_s", details)
+        self.assertIn("reattach_s", details)
         self.assertEqual("checked: no host, no mapping", details["array"])
 
     def test_failed_attach_leaves_no_host_mapping_or_session(self):

@@ -133,7 +133,7 @@ class TestFullRun(SandboxCase):
         self.assertEqual({f"{CI}-tempest-iscsi", f"{CI}-tempest-fc"}, set(lines), message)
         self.assertEqual({"SUCCESS"}, {line["result"] for line in lines.values()}, message)
         # The comment says the data path ran, and every data-path test passed.
-        found = DATA_PATH_LINE.search(message)
+        found = found_iscsi = DATA_PATH_LINE.search(message)
         self.assertIsNotNone(found, message)
         self.assertEqual(found["passed"], found["total"], message)
         self.assertIn("test_attach_write_read_detach", found["tests"])
@@ -146,8 +146,9 @@ class TestFullRun(SandboxCase):
         self.assertEqual(pin, node["os_brick"]["version"], node)
         self.assertTrue(node["os_brick"]["file"].startswith(NODE_VENV), node)
         self.assertTrue(node["cinderclient"]["file"].startswith(NODE_VENV), node)
-        # The FC job's data path: the same tests but CHAP, through os-brick's
-        # FibreChannelConnector over FCoE, every one passed, with the pin.
+        # The FC job's data path: the same tests but CHAP and the online
+        # extend (the array's LIO fileio LUNs keep their size over FCoE),
+        # through os-brick's FibreChannelConnector, every one passed, with the pin.
         found = FC_DATA_PATH_LINE.search(message)
         self.assertIsNotNone(found, message)
         self.assertEqual(found["passed"], found["total"], message)
@@ -155,14 +156,30 @@ class TestFullRun(SandboxCase):
             ["test_attach_write_read_detach", "test_volume_from_snapshot_holds_its_data",
              "test_multiattach_same_host_detach_one_keeps_the_other",
              "test_concurrent_first_attaches_from_a_new_host",
+             "test_force_detach_leaves_nothing",
              "test_attach_with_both_controllers_offline_leaves_nothing"],
             found["tests"].strip().split(", "), message,
         )  # fmt: skip
         self.assertEqual(pin, found["os_brick"], message)
         # The role gave the tests the array (its REST API through the node's
         # forward, the job's array secret): the array-side checks ran, in both jobs.
-        self.assertArraySideChecked(self._newest(change, "-fc"))
+        fc_build = self._newest(change, "-fc")
+        self.assertArraySideChecked(fc_build)
         self.assertArraySideChecked(iscsi)
+        # The force detach: the driver handed back the emptied host's zones.
+        fc_results = {r["id"]: r["details"] for r in self._data_path_doc(fc_build)["results"]}
+        force = fc_results["data_path.test_force_detach_leaves_nothing"]
+        self.assertEqual("checked: the driver read each emptied host's zoning map before "
+                         "removing the host", force.get("zones"), force)  # fmt: skip
+        self.assertEqual("checked: no host, no mapping", force.get("array"), force)
+        # The iSCSI job extends a volume online and force-detaches one.
+        results = {r["id"]: r["details"] for r in self._data_path_doc(iscsi)["results"]}
+        self.assertIn("test_online_extend_while_attached", found_iscsi["tests"], message)
+        self.assertIn("test_force_detach_leaves_nothing", found_iscsi["tests"], message)
+        extend = results["data_path.test_online_extend_while_attached"]
+        self.assertEqual(2 * 1024**3, extend.get("brick_new_size"), extend)
+        force = results["data_path.test_force_detach_leaves_nothing"]
+        self.assertEqual("checked: no host, no mapping", force.get("array"), force)
         password = self.sandbox.array.password
         for build in self._builds(change):
             base = build["log_url"]
