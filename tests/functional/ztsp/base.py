@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import testtools
 
@@ -73,5 +74,16 @@ class LabTestCase(testtools.TestCase):
             )
         return proc
 
+    # The switch's snmpd samples each port once a second (DisMan ``monitor
+    # -r 1``, one monitor per trap, each on its own clock) and traps on a
+    # change it sampled: a port that changes back within that time is never
+    # seen by the other monitor, and its trap never comes, as on a real switch
+    # whose agent polls. Cabling by hand keeps a state longer than that.
+    LINK_HOLD = 3.0
+
     def link(self, state, array=1):
+        changed = self.__dict__.setdefault("_link_changed_at", {})
+        if array in changed:
+            time.sleep(max(0.0, changed[array] + self.LINK_HOLD - time.monotonic()))
         cli("ztsp", "lab", "link", "--work-dir", self.work, "--array", str(array), state)
+        changed[array] = time.monotonic()
