@@ -125,6 +125,11 @@ def steps(plan):
                 out = _brick().get_connector_properties(
                     "sudo", socket.gethostname(), multipath, False
                 )
+            elif op == "brick":  # whose os-brick runs the steps
+                import importlib.metadata
+
+                out = {"version": importlib.metadata.version("os-brick"),
+                       "file": _brick().__file__}  # fmt: skip
             elif op == "connect":
                 info = step["info"]
                 device = _connector(multipath, info).connect_volume(info["data"])

@@ -223,8 +223,18 @@ class DataPath:
 
     def volume(self, name, size=1, **kw):
         vol = self.cinder.volumes.create(size, name=f"data-path-{name}", **kw)
-        self.cleanups.append(lambda: self.cinder.volumes.delete(vol.id))
+        self.cleanups.append(lambda: self.remove_volume(vol.id))
         return self.wait(vol, "available")
+
+    def remove_volume(self, volume_id):
+        """Delete a test's volume as Nova rolls back a failed attach first: its
+        attachments go (Cinder unmaps them on the array), then the volume. An
+        attach that failed inside the attachment create (the driver's
+        initialize_connection) leaves a reserved attachment no id was returned
+        for, and Cinder refuses to delete a reserved volume."""
+        for attachment in self.cinder.attachments.list(search_opts={"volume_id": volume_id}):
+            self.cinder.attachments.delete(attachment.id)
+        self.cinder.volumes.delete(volume_id)
 
     def attach(self, volume, tamper=None, cinder=None):
         """attachment create -> connect_volume -> attachment complete; returns the state."""
@@ -264,14 +274,19 @@ class DataPath:
         return time.monotonic() - start
 
     def wait_deleted(self, volume_id, timeout=120):
+        """Until the volume is gone. Cinder's API marks a volume it accepts to
+        delete ``deleting`` before it answers: any other status means the
+        delete was refused or failed, and waiting would only spend the timeout."""
         from cinderclient import exceptions
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                self.cinder.volumes.get(volume_id)
+                status = self.cinder.volumes.get(volume_id).status
             except exceptions.NotFound:
                 return
+            if status != "deleting":
+                raise AssertionError(f"volume {volume_id} is {status}, not being deleted")
             time.sleep(1)
         raise AssertionError(f"volume {volume_id} still there after {timeout}s")
 

@@ -1,5 +1,7 @@
 """The data path for real: a QEMU guest with its own kernel attaches array volumes
-through upstream os-brick over the data plane (iSCSI, multipath, CHAP).
+through upstream os-brick over the data plane (iSCSI, multipath, CHAP): the
+os-brick the jobs pin, in the data-path role's venv (data_path_venv), not the
+node image's Debian package.
 
 One compute node (booted once for the class, TCG here, KVM where it works),
 one array whose tgtd serves two portals inside the data-plane namespace. Each
@@ -21,7 +23,7 @@ import time
 import testtools
 
 from ci_tools.array.fixture import ArrayFixture
-from ci_tools.harness import node_image
+from ci_tools.harness import data_path_venv, node_image
 from ci_tools.harness.array_rest import ArrayREST
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane, leftover_namespaces
@@ -30,6 +32,9 @@ from ci_tools.harness.playbook import playbook_argv_env
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 BRICK = os.path.join(TOP, "roles", "data-path", "files", "brick_volume.py")
+# os-brick as the jobs run it: the role's venv (master's upper-constraints pin),
+# not the node image's Debian package.
+NODE_PYTHON = f"{data_path_venv.NODE_VENV}/bin/python"
 
 # The data-path phase's shape (playbooks/tempest/run.yaml) around the role's
 # boot check: state left on the node, a step that needs it, and the rescue.
@@ -97,6 +102,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
         cls._tmp = tempfile.TemporaryDirectory()
         work = cls._tmp.name
         cls.image, _ = node_image.build()
+        cls.venv = data_path_venv.build()
         cls.plane = DataPlane().up()
         try:
             portals = ",".join(cls.plane.portal_ips)
@@ -109,6 +115,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
             cls.node = ComputeNode(work, cls.image, cls.plane, [key + ".pub"], key).start()
             cls.node.copy_to(BRICK, "/tmp/brick_volume.py")
+            data_path_venv.install(cls.node, cls.venv)
         except BaseException:
             cls._teardown()
             raise
@@ -141,7 +148,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
         """Run os-brick steps on the node in one process (brick_volume.py steps);
         fail on an unexpected error, return the steps' results."""
         result = self.node.ssh(
-            "sudo -n python3 /tmp/brick_volume.py steps",
+            f"sudo -n {NODE_PYTHON} /tmp/brick_volume.py steps",
             input=json.dumps({"multipath": multipath, "steps": list(plan)}),
             check=False,
             timeout=600,
@@ -208,8 +215,11 @@ class ComputeNodeDataPathTest(testtools.TestCase):
         addrs = self.node.ssh("ip -4 -o addr show").stdout
         for addr in self.node.data_addrs:
             self.assertIn(addr, addrs)
-        (props,) = self.steps({"op": "connector"})
+        brick, props = self.steps({"op": "brick"}, {"op": "connector"})
         self.assertEqual(self.node.initiator, props["initiator"])
+        # the os-brick the jobs pin, from the role's venv, runs the steps
+        self.assertEqual(data_path_venv.pin("os-brick"), brick["version"], brick)
+        self.assertTrue(brick["file"].startswith(data_path_venv.NODE_VENV + "/"), brick)
 
     def test_write_read_through_the_kernel_initiator_matches_the_array(self):
         vol = self.volume("dp-rw")
@@ -260,7 +270,7 @@ class ComputeNodeDataPathTest(testtools.TestCase):
             {"op": "leftovers"},
         ]}  # fmt: skip
         proc = subprocess.Popen(
-            self.node.ssh_argv() + ["sudo -n python3 /tmp/brick_volume.py steps"],
+            self.node.ssh_argv() + [f"sudo -n {NODE_PYTHON} /tmp/brick_volume.py steps"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.addCleanup(proc.kill)
@@ -353,7 +363,9 @@ class ComputeNodeDataPathTest(testtools.TestCase):
                     time.sleep(0.5)
                 if replace:
                     self.node.replace()
-                    self.node.copy_to(BRICK, "/tmp/brick_volume.py")  # setUpClass's copy
+                    # what setUpClass put on the node, for the tests after this one
+                    self.node.copy_to(BRICK, "/tmp/brick_volume.py")
+                    data_path_venv.install(self.node, self.venv)
                     open(os.path.join(work, "replaced"), "w").close()
                 proc.wait(600)
             finally:

@@ -4,8 +4,9 @@ The compute node the sandbox boots (the node image, its own kernel, QEMU
 TCG here) and the array's data-plane VM (tcm_fc, kept equal to the REST API
 by lio.py) share one bridge of the data-plane namespace, as the sandbox's
 iSCSI portals do. The node's software FCoE port logs in to every FC target
-port of the array; the node image's os-brick FibreChannelConnector attaches
-with the connection the array gives the driver (target WWNs and the
+port of the array; os-brick's FibreChannelConnector (the jobs' pin, from the
+data-path role's venv, not the image's Debian package) attaches with the
+connection the array gives the driver (target WWNs and the
 initiator_target_map), bytes go through the node's kernel, and detach leaves
 no SCSI disk and no by-path link. Nothing in /sys or os-brick is faked:
 doc/fc-fcoe.rst.
@@ -24,12 +25,15 @@ import testtools.content
 
 from ci_tools.array import fcoe_vm
 from ci_tools.array.fixture import ArrayFixture
-from ci_tools.harness import node_image
+from ci_tools.harness import data_path_venv, node_image
 from ci_tools.harness.compute_node import ComputeNode
 from ci_tools.harness.data_plane import DataPlane
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BRICK = os.path.join(TOP, "roles", "data-path", "files", "brick_volume.py")
+# os-brick as the jobs run it: the role's venv (master's upper-constraints pin),
+# not the node image's Debian package.
+NODE_PYTHON = f"{data_path_venv.NODE_VENV}/bin/python"
 MIB = 1024 * 1024
 CLEAN = {"sessions": [], "scsi_disks": [], "multipath_maps": [], "fc_links": []}
 
@@ -56,6 +60,7 @@ class ComputeNodeFCoETest(testtools.TestCase):
         work = cls._tmp.name
         cls.node = cls.dp = None
         cls.image, _ = node_image.build()
+        cls.venv = data_path_venv.build()
         cls.fcoe_image = fcoe_vm.build_image()
         cls.plane = DataPlane(mtu=fcoe_vm.MTU).up()
         try:
@@ -98,6 +103,7 @@ class ComputeNodeFCoETest(testtools.TestCase):
             )  # fmt: skip
             cls.figures["fcoe_login_s"] = time.monotonic() - t1
             cls.node.copy_to(BRICK, "/tmp/brick_volume.py")
+            cls.figures["venv_install_s"] = data_path_venv.install(cls.node, cls.venv)
         except BaseException:
             cls._teardown()
             raise
@@ -162,7 +168,7 @@ class ComputeNodeFCoETest(testtools.TestCase):
         # multipathd still builds a map of the four paths and the map outlives
         # os-brick's detach (seen here with the image's os-brick 6.1).
         result = self.node.ssh(
-            "sudo -n python3 /tmp/brick_volume.py steps",
+            f"sudo -n {NODE_PYTHON} /tmp/brick_volume.py steps",
             input=json.dumps({"multipath": True, "steps": list(plan)}),
             check=False,
             timeout=600,
@@ -212,8 +218,11 @@ class ComputeNodeFCoETest(testtools.TestCase):
         # the node's FC port sees every array port as an FCP target
         self.assertEqual({p["wwpn"] for p in self.ports}, self.online_targets())
         # what Nova hands Cinder: os-brick's connector properties name the port
-        (props,) = self.steps({"op": "connector"})
+        brick, props = self.steps({"op": "brick"}, {"op": "connector"})
         self.assertIn(self.wwpn, props.get("wwpns", []), props)
+        # the os-brick the jobs pin, from the role's venv, runs the steps
+        self.assertEqual(data_path_venv.pin("os-brick"), brick["version"], brick)
+        self.assertTrue(brick["file"].startswith(data_path_venv.NODE_VENV + "/"), brick)
 
     def test_attach_write_read_detach_over_fcoe_matches_the_array(self):
         vol, info = self.map_volume("fc-rw")

@@ -5,16 +5,12 @@ gets the bytes tgtd would have written for the node.
 """
 
 import hashlib
-import tempfile
-import threading
 import types
 import uuid
 
 import testtools
 
-from ci_tools.array.model import Array
-from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
-from tests.unit.roles.role_files import load_data_path_module
+from tests.unit.roles.role_files import ADMIN_PASSWORD, load_data_path_module, serve_reference_array
 
 
 def load():
@@ -25,16 +21,7 @@ class ArraySideTest(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.tests = load()
-        td = tempfile.TemporaryDirectory()
-        self.addCleanup(td.cleanup)
-        self.array = Array(td.name, pools={"pool-a": 10})
-        self.service = ArrayService(self.array, Auth({"admin": "s3cret-pw"}),
-                                    Audit(audit_path(td.name)))  # fmt: skip
-        server = make_server(self.service, 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.array, self.service, self.url = serve_reference_array(self)
         # a Cinder volume, named on the array as the driver names it
         self.volume = types.SimpleNamespace(id=str(uuid.uuid4()))
         self.array.create_volume({"name": f"volume-{self.volume.id}", "pool": "pool-a",
@@ -49,7 +36,7 @@ class ArraySideTest(testtools.TestCase):
     def data_path(self, with_array=True):
         """The tests' object with array access only (no Cinder, no os-brick)."""
         data_path = object.__new__(self.tests.DataPath)
-        data_path.array = (self.tests.ArrayAdmin(self.url, "admin", "s3cret-pw")
+        data_path.array = (self.tests.ArrayAdmin(self.url, "admin", ADMIN_PASSWORD)
                            if with_array else None)  # fmt: skip
         return data_path
 

@@ -5,16 +5,13 @@ calls they make (against the reference array's REST API in-process)."""
 import os
 import shutil
 import tempfile
-import threading
 import time
 import types
 import uuid
 
 import testtools
 
-from ci_tools.array.model import Array
-from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
-from tests.unit.roles.role_files import load_data_path_module
+from tests.unit.roles.role_files import ADMIN_PASSWORD, load_data_path_module, serve_reference_array
 
 EXTEND = "test_online_extend_while_attached"
 FORCE_DETACH = "test_force_detach_leaves_nothing"
@@ -112,17 +109,8 @@ class ArrayCallsTest(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.tests = load_data_path_module("data_path_tests")
-        td = tempfile.TemporaryDirectory()
-        self.addCleanup(td.cleanup)
-        self.array = Array(td.name, pools={"pool-a": 10})
-        self.service = ArrayService(self.array, Auth({"admin": "s3cret-pw"}),
-                                    Audit(audit_path(td.name)))  # fmt: skip
-        server = make_server(self.service, 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        self.admin = self.tests.ArrayAdmin(f"http://127.0.0.1:{server.server_address[1]}",
-                                           "admin", "s3cret-pw")  # fmt: skip
+        self.array, self.service, url = serve_reference_array(self)
+        self.admin = self.tests.ArrayAdmin(url, "admin", ADMIN_PASSWORD)
         self.volume_id = str(uuid.uuid4())
         self.name = f"volume-{self.volume_id}"
         self.array.create_volume({"name": self.name, "pool": "pool-a", "size_gb": 1})

@@ -5,14 +5,11 @@ skipping on an FC connection without leaving an attachment behind."""
 import os
 import shutil
 import tempfile
-import threading
 import types
 
 import testtools
 
-from ci_tools.array.model import Array
-from ci_tools.array.server import ArrayService, Audit, Auth, audit_path, make_server
-from tests.unit.roles.role_files import load_data_path_module
+from tests.unit.roles.role_files import ADMIN_PASSWORD, load_data_path_module, serve_reference_array
 
 FC_INFO = {"driver_volume_type": "fibre_channel", "target_lun": 1,
            "target_wwn": ["2000524a93000001"], "initiator_target_map": {}}  # fmt: skip
@@ -102,16 +99,8 @@ class HostsOfNodeTest(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.tests = load_data_path_module("data_path_tests")
-        td = tempfile.TemporaryDirectory()
-        self.addCleanup(td.cleanup)
-        self.array = Array(td.name, pools={"pool-a": 10})
-        service = ArrayService(self.array, Auth({"admin": "s3cret-pw"}), Audit(audit_path(td.name)))
-        server = make_server(service, 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        self.admin = self.tests.ArrayAdmin(url, "admin", "s3cret-pw")
+        self.array, _, url = serve_reference_array(self)
+        self.admin = self.tests.ArrayAdmin(url, "admin", ADMIN_PASSWORD)
         self.connector = {"initiator": "iqn.2026-12.org.example:compute",
                           "wwpns": ["200052540000d00a", "200052540000d10a"]}  # fmt: skip
 
