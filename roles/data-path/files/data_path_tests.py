@@ -211,15 +211,7 @@ class DataPath:
     # -- Cinder, as Nova calls it ------------------------------------------------
 
     def wait(self, volume, status, timeout=300):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            volume = self.cinder.volumes.get(volume.id)
-            if volume.status == status:
-                return volume
-            if volume.status.startswith("error"):
-                raise AssertionError(f"volume {volume.id} went {volume.status}")
-            time.sleep(1)
-        raise AssertionError(f"volume {volume.id} not {status} after {timeout}s: {volume.status}")
+        return self.wait_for(volume, lambda v: v.status == status, status, timeout)
 
     def volume(self, name, size=1, **kw):
         vol = self.cinder.volumes.create(size, name=f"data-path-{name}", **kw)
