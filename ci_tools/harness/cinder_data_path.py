@@ -34,6 +34,9 @@ from ci_tools.harness.playbook import REPO
 
 FILES = os.path.join(REPO, "roles", "data-path", "files")
 WORKSPACE = "/tmp/data-path"
+# MariaDB listens on a unix socket only (skip-networking): the node reaches it
+# at CONTROLLER_ADDRESS on this port, each connection a socat to the socket
+NODE_DB_PORT = 13306
 
 
 def node_env_file(env):
@@ -42,8 +45,12 @@ def node_env_file(env):
 
 
 class CinderDataPath:
-    def __init__(self, work_dir):
+    def __init__(self, work_dir, node_services=False, node_memory_mb=1024):
         self.work = work_dir
+        # the node also reaches Glance, RabbitMQ and MariaDB, so it can run
+        # cinder-volume and cinder-backup (node_cinder_services)
+        self.node_services = node_services
+        self.node_memory_mb = node_memory_mb
         self.plane = self.array = self.stack = self.node = None
         # the packed venv the node runs the tests with (data_path_venv.build)
         self.venv = None
@@ -92,7 +99,11 @@ class CinderDataPath:
         key = os.path.join(self.work, "id_node")
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
         ports = [self.stack.ports["keystone"], self.stack.ports["cinder"], self.array.port]
+        if self.node_services:
+            db = f"socat STDIO UNIX-CONNECT:{self.stack.dest}/run/mysqld.sock"
+            ports += [self.stack.ports["glance"], self.stack.ports["rabbitmq"], (NODE_DB_PORT, db)]
         self.node = ComputeNode(self.work, image, self.plane, [key + ".pub"], key,
+                                memory_mb=self.node_memory_mb,
                                 controller_ports=ports).start()  # fmt: skip
         self.timings["boot_s"] = self.node.boot_seconds
         self.node.ssh(f"mkdir -p {WORKSPACE}")

@@ -105,6 +105,17 @@ class ComputeNode:
         self.initiator = f"{IQN_PREFIX}:{name}"
         self.controller_ports = list(controller_ports)
 
+    def forwards(self):
+        """(port, command) per controller port: QEMU runs the command for each
+        connection to CONTROLLER_ADDRESS:port, its stdio the connection. A bare
+        port is a TCP port on this host's loopback; a (port, command) pair
+        reaches anything else (a unix socket through socat)."""
+        for entry in self.controller_ports:
+            if isinstance(entry, int):
+                yield entry, f"busybox nc 127.0.0.1 {entry}"
+            else:
+                yield entry
+
     @property
     def console_log(self):
         return os.path.join(self.dir, "console.log")
@@ -188,8 +199,8 @@ class ComputeNode:
             "-serial", f"file:{self.console_log}",
             "-netdev", ",".join(
                 ["user,id=mgmt,restrict=on", f"hostfwd=tcp:127.0.0.1:{self.port}-:22"]
-                + [f"guestfwd=tcp:{CONTROLLER_ADDRESS}:{p}-cmd:busybox nc 127.0.0.1 {p}"
-                   for p in self.controller_ports]
+                + [f"guestfwd=tcp:{CONTROLLER_ADDRESS}:{port}-cmd:{cmd}"
+                   for port, cmd in self.forwards()]
             ),
             "-device", "virtio-net-pci,netdev=mgmt",
         ]  # fmt: skip

@@ -38,8 +38,10 @@ class TestLifecycle(testtools.TestCase):
                               cwd=REPO, **kw)  # fmt: skip
 
     def start_up(self, log_name):
-        log = open(os.path.join(tempfile.gettempdir(), f"{os.path.basename(self.work)}-{log_name}"),
-                   "w+")  # fmt: skip
+        # beside the work dir, not in it (``up`` owns that); shown on failure
+        path = os.path.join(tempfile.gettempdir(), f"{os.path.basename(self.work)}-{log_name}")
+        log = open(path, "w+")
+        self.addCleanup(os.unlink, path)
         self.addCleanup(log.close)
         proc = subprocess.Popen(
             [sys.executable, "-m", "ci_tools.cli", "sandbox", "up", "--no-change",

@@ -1,7 +1,9 @@
 """Load a role's files/ script as a module, as the role runs it on a node."""
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 import threading
 
@@ -11,7 +13,12 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", 
 def load_data_path_module(name):
     """roles/data-path/files/<name>.py; brick_volume makes its lock dir at
     import: keep it out of /run here."""
-    os.environ.setdefault("OSLO_LOCK_PATH", tempfile.mkdtemp(prefix="brick-locks-"))
+    if "OSLO_LOCK_PATH" not in os.environ:
+        # one dir per test process, gone with it (setdefault's argument made
+        # one per call, and none was removed)
+        locks = tempfile.mkdtemp(prefix="brick-locks-")
+        atexit.register(shutil.rmtree, locks, True)
+        os.environ["OSLO_LOCK_PATH"] = locks
     path = os.path.join(REPO_ROOT, "roles", "data-path", "files", f"{name}.py")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
