@@ -1,6 +1,7 @@
 """What cinder-volume and cinder-backup on the compute node cost the run (TCG here).
 
     python -m benchmarks.bench_services_on_compute [--compare REGEX] [--no-compare]
+        [--attach-regex REGEX] [--keep]
 
 The sandbox's controller is a container with no kernel initiator, so the
 Tempest tests whose data Cinder copies through an os-brick attach on the
@@ -117,6 +118,10 @@ def main(argv=None):
     parser.add_argument(
         "--no-compare", action="store_true", help="only the attach-needing tests, on the node"
     )
+    parser.add_argument(
+        "--attach-regex",
+        help="run only these of the excluded tests on the node (default: all of them)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args(argv)
 
@@ -143,11 +148,14 @@ def main(argv=None):
         doc["phases"]["attach_node"] = tempest(
             dp,
             "attach-node",
-            attach_regex(),
+            args.attach_regex or attach_regex(),
             extra={"run_tempest_node_can_attach": True},
             services=services,
         )
-        doc["node_logs_tail"] = {k: v[-4000:] for k, v in services.logs().items()}
+        # the services' whole logs beside the Tempest output (--keep keeps them)
+        for name, text in services.logs().items():
+            with open(os.path.join(work, f"node-{name}.log"), "w") as f:
+                f.write(text)
     finally:
         try:
             if services is not None:
