@@ -75,7 +75,6 @@ def node_config(text, host, db_port):
 
 class NodeCinderServices:
     def __init__(self, data_path, db_port):
-        self.dp = data_path
         self.stack = data_path.stack
         self.node = data_path.node
         self.db_port = db_port
